@@ -1,0 +1,149 @@
+"""Admin commands: `python -m app <command>` (also installed as `dyade`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings_or_exit() -> object:
+    from pydantic import ValidationError
+
+    from app.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        print("Configuration problems:", file=sys.stderr)
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ())) or "settings"
+            print(f"  - {where}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def migrate() -> None:
+    """Bring the database schema up to date (alembic upgrade head)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    command.upgrade(config, "head")
+
+
+def cmd_check(_args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from app.config import get_settings
+    from app.db import get_engine
+
+    _settings_or_exit()
+    settings = get_settings()
+    ok = True
+    print(f"environment: {settings.environment}")
+    print(f"database: {settings.effective_database_url.split('@')[-1]}")
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        print("database connection: ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the operator
+        ok = False
+        print(f"database connection: FAILED ({exc.__class__.__name__}: {exc})")
+    if settings.is_development:
+        print("note: development mode (default secret key allowed, cookies not Secure)")
+    print(f"smtp: {settings.smtp_host or 'not configured (mail goes to the outbox page)'}")
+    print("configuration: ok" if ok else "configuration: problems found")
+    return 0 if ok else 1
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    _settings_or_exit()
+    migrate()
+    return 0
+
+
+def _print_logins() -> None:
+    from app.seed import DEMO_PASSWORD, demo_logins
+
+    print("\nDemo logins (password for all: %s)" % DEMO_PASSWORD)
+    current = ""
+    for org, email, roles in demo_logins():
+        if org != current:
+            print(f"  {org}")
+            current = org
+        print(f"    {email:<34} {roles}")
+    print()
+
+
+def cmd_seed_demo(_args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.db import get_engine
+    from app.seed import database_is_empty, seed_demo
+
+    _settings_or_exit()
+    with Session(get_engine()) as session:
+        if not database_is_empty(session):
+            print("The database already has data; no demo data added.")
+            return 0
+        seed_demo(session)
+        session.commit()
+    print("Demo data added.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _settings_or_exit()
+    migrate()
+    if args.demo:
+        cmd_seed_demo(args)
+        _print_logins()
+    print(f"Dyade runs at http://{args.host}:{args.port}  (Ctrl+C stops it)")
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                proxy_headers=True, log_level="info")
+    return 0
+
+
+def cmd_instruments(args: argparse.Namespace) -> int:
+    from app.instruments import cli as instruments_cli
+
+    return instruments_cli.main(args.rest)
+
+
+def cmd_i18n(args: argparse.Namespace) -> int:
+    from app.i18n_tools import update_catalogues
+
+    return update_catalogues(check=args.check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dyade", description="Dyade administration")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="validate the configuration and the database connection").set_defaults(func=cmd_check)
+    sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help="add demo organisations to an empty database").set_defaults(func=cmd_seed_demo)
+    serve = sub.add_parser("serve", help="migrate, then run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="seed demo data into an empty database and print logins")
+    serve.set_defaults(func=cmd_serve)
+    instruments = sub.add_parser("instruments", help="list or validate instrument definitions")
+    instruments.add_argument("rest", nargs=argparse.REMAINDER)
+    instruments.set_defaults(func=cmd_instruments)
+    i18n = sub.add_parser("i18n", help="extract messages and update the nl/en catalogues")
+    i18n.add_argument("--check", action="store_true", help="only report, change nothing")
+    i18n.set_defaults(func=cmd_i18n)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one admin command."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

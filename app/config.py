@@ -1,0 +1,107 @@
+"""Settings from environment variables (prefix DYADE_) and an optional .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "change-me-dyade-development-only"  # noqa: S105 - a known placeholder we refuse
+
+
+class Settings(BaseSettings):
+    """All configuration of one Dyade instance."""
+
+    model_config = SettingsConfigDict(env_prefix="DYADE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    secret_key: str = DEFAULT_SECRET_KEY
+    base_url: str = "http://127.0.0.1:8000"
+    default_locale: Literal["nl", "en"] = "nl"
+
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    mail_from: str = "Dyade <no-reply@dyade.local>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
+    invitation_valid_hours: int = Field(default=72, ge=1, le=24 * 30)
+    reset_valid_minutes: int = Field(default=60, ge=5, le=24 * 60)
+
+    # Failed logins within the window before further attempts wait.
+    login_window_minutes: int = Field(default=15, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=30, ge=1)
+
+    # A cheaper argon2 cost is allowed only in tests, where hundreds of hashes are made.
+    argon2_memory_kib: int = Field(default=19 * 1024 + 512, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+
+    trusted_proxies: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        problems = self.problems()
+        if problems:
+            raise ValueError(" ".join(problems))
+        return self
+
+    def problems(self) -> list[str]:
+        """Plain-language problems that must stop the app from starting."""
+        found: list[str] = []
+        if self.environment != "development":
+            if self.secret_key == DEFAULT_SECRET_KEY:
+                found.append(
+                    "DYADE_SECRET_KEY still has its default value; set a long random value "
+                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+                )
+            elif len(self.secret_key) < 32:
+                found.append("DYADE_SECRET_KEY is too short: use at least 32 characters.")
+        if self.environment == "production":
+            if not self.base_url.startswith("https://"):
+                found.append("DYADE_BASE_URL must start with https:// in production.")
+            if self.argon2_memory_kib < 19 * 1024 or self.argon2_time_cost < 2:
+                found.append("The password hashing cost is below the minimum for production.")
+        if self.smtp_ssl and self.smtp_starttls:
+            found.append("Choose either DYADE_SMTP_SSL or DYADE_SMTP_STARTTLS, not both.")
+        return found
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def outbox_enabled(self) -> bool:
+        """The outbox page lets flows work without a mail server; never in production."""
+        return self.environment != "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.environment != "development" and self.environment != "test"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dyade.db').as_posix()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

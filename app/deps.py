@@ -1,0 +1,196 @@
+"""Request dependencies: who is asking (deny by default), CSRF, and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from sqlmodel import select
+
+from app import i18n
+from app.config import get_settings
+from app.db import SessionDep
+from app.errors import CsrfFailed, Forbidden, LoginRequired
+from app.middleware import set_cookie_header
+from app.models import Role, User, UserRole, UserSession, utcnow
+from app.security import (
+    ANON_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    csrf_matches,
+    csrf_token_for,
+    new_token,
+    token_digest,
+)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A session's last-seen time is written at most this often, not on every request.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(endpoint: F) -> F:
+    """Mark a route as reachable without logging in; every other route requires a login."""
+    endpoint.__dyade_public__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The logged-in person making this request."""
+
+    user: User
+    roles: frozenset[str]
+    session_id: int
+    session_token_hash: str
+
+    @property
+    def id(self) -> int:
+        assert self.user.id is not None
+        return self.user.id
+
+    @property
+    def organisation_id(self) -> int:
+        return self.user.organisation_id
+
+    def has(self, *roles: Role | str) -> bool:
+        return any(str(role) in self.roles for role in roles)
+
+    @property
+    def main_role(self) -> str:
+        """The role shown in the audit trail when an action does not say which."""
+        for role in (Role.admin, Role.coach, Role.supervisor, Role.professional):
+            if role in self.roles:
+                return str(role)
+        return ""
+
+
+def load_actor(session: SessionDep, token: str | None) -> Actor | None:
+    """The actor for a session token, or None when it is unknown, revoked or expired."""
+    if not token or len(token) > 200:
+        return None
+    digest = token_digest(token)
+    row = session.exec(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
+        .where(UserSession.token_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    user_session, user = row
+    now = utcnow()
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    if (
+        user_session.revoked_at is not None
+        or user_session.expires_at <= now
+        or user_session.last_seen_at + idle <= now
+        or not user.is_active
+    ):
+        return None
+    if now - user_session.last_seen_at > TOUCH_INTERVAL:
+        user_session.last_seen_at = now
+        session.add(user_session)
+    roles = session.exec(select(UserRole.role).where(UserRole.user_id == user.id)).all()
+    assert user_session.id is not None
+    return Actor(
+        user=user, roles=frozenset(roles), session_id=user_session.id, session_token_hash=digest
+    )
+
+
+def authenticate(request: Request, session: SessionDep) -> Actor | None:
+    """Resolve the login session; routes not marked public require one."""
+    actor = load_actor(session, request.cookies.get(SESSION_COOKIE))
+    state = request.scope.setdefault("state", {})
+    state["actor"] = actor
+    if actor is not None:
+        i18n.set_locale(actor.user.locale)
+        state["csrf_token"] = csrf_token_for("s:" + actor.session_token_hash)
+    else:
+        anon = request.cookies.get(ANON_COOKIE)
+        if not anon or len(anon) > 100:
+            anon = new_token()
+            state.setdefault("set_cookies", []).append(set_cookie_header(ANON_COOKIE, anon))
+        state["anon_token"] = anon
+        state["csrf_token"] = csrf_token_for("a:" + anon)
+        endpoint = request.scope.get("endpoint")
+        if not getattr(endpoint, "__dyade_public__", False):
+            raise LoginRequired()
+    return actor
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    if not origin or origin == "null":
+        # Browsers send Origin on cross-site POSTs; its absence means a same-site or
+        # non-browser client, and the token check below still applies.
+        return origin != "null"
+    own = {get_settings().base_url, f"{request.url.scheme}://{request.url.netloc}"}
+    parts = urlsplit(origin)
+    return f"{parts.scheme}://{parts.netloc}" in own
+
+
+async def csrf_protect(request: Request, actor: Annotated[Actor | None, Depends(authenticate)]) -> None:
+    """Reject state-changing requests without this session's CSRF token, or from another site."""
+    if request.method in SAFE_METHODS:
+        return
+    if actor is not None:
+        binding = "s:" + actor.session_token_hash
+    else:
+        binding = "a:" + str(request.scope.get("state", {}).get("anon_token", ""))
+    # The header comes from htmx; the field from plain forms. After a re-login in the
+    # "session expired" dialog the page's header still carries the old token, so either counts.
+    presented = [request.headers.get(CSRF_HEADER)]
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        presented.append(value if isinstance(value, str) else None)
+    if not _same_origin(request) or not any(csrf_matches(binding, p) for p in presented):
+        raise CsrfFailed()
+
+
+OptionalActor = Annotated[Actor | None, Depends(authenticate)]
+
+
+def current_actor(actor: OptionalActor) -> Actor:
+    """The logged-in actor (authenticate already refused anonymous requests)."""
+    if actor is None:
+        raise LoginRequired()
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
+    """A dependency that lets through only actors holding one of the roles."""
+
+    def guard(actor: CurrentActor) -> Actor:
+        if not actor.has(*roles):
+            raise Forbidden(i18n.gettext("Your account does not have access to this page."))
+        return actor
+
+    return guard
+
+
+AdminActor = Annotated[Actor, Depends(require_roles(Role.admin))]
+CoachActor = Annotated[Actor, Depends(require_roles(Role.coach))]
+SupervisorActor = Annotated[Actor, Depends(require_roles(Role.supervisor))]
+ProfessionalActor = Annotated[Actor, Depends(require_roles(Role.professional))]
+
+
+def client_address(request: Request) -> str:
+    """The client's address (the proxy's forwarded one only when proxies are trusted)."""
+    if get_settings().trusted_proxies:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return (request.client.host if request.client else "")[:64]

@@ -1,0 +1,75 @@
+"""Reading plain HTML form posts: lengths checked, nothing the user typed thrown away."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from app.i18n import gettext as _
+
+
+@dataclass
+class FormInput:
+    """The posted values (as typed) and the problems found, keyed by field name."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def require(self, name: str, message: str) -> str:
+        value = self.get(name).strip()
+        if not value and name not in self.errors:
+            self.errors[name] = message
+        return value
+
+    def check_length(self, name: str, limit: int) -> None:
+        if len(self.get(name)) > limit and name not in self.errors:
+            self.errors[name] = _(
+                "This is too long: at most %(limit)s characters (you typed %(count)s).",
+                limit=limit,
+                count=len(self.get(name)),
+            )
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _strings(form: FormData) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str) and key not in values:
+            values[key] = value
+    return values
+
+
+@dataclass
+class PostedForm(FormInput):
+    """A posted form, including every value of repeated fields (checkbox groups)."""
+
+    lists: dict[str, list[str]] = field(default_factory=dict)
+
+    def get_list(self, name: str) -> list[str]:
+        return self.lists.get(name, [])
+
+
+async def posted_form(request: Request) -> PostedForm:
+    """The posted form as strings (read in the event loop, so routes can stay sync)."""
+    form = await request.form()
+    values = _strings(form)
+    values.pop("csrf_token", None)
+    lists: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            lists.setdefault(key, []).append(value)
+    return PostedForm(values=values, lists=lists)
+
+
+FormDep = Annotated[PostedForm, Depends(posted_form)]

@@ -1,0 +1,135 @@
+"""create_app(): middleware, routers, static files and error handlers — nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.admin.routes import router as admin_router
+from app.auth.routes import router as auth_router
+from app.config import get_settings
+from app.deps import csrf_protect
+from app.errors import CsrfFailed, DomainError, LoginRequired
+from app.home.routes import router as home_router
+from app.htmx import is_htmx
+from app.i18n import gettext as _
+from app.middleware import DyadeMiddleware
+from app.templating import render
+
+log = logging.getLogger("app")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    get_settings()  # fail at start-up, not on the first request, when configuration is wrong
+    yield
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    headers = {}
+    if is_htmx(request):
+        # htmx fragments for errors go to the page's message area, not into the target.
+        headers = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
+    context = {"status": status, "title": title, "message": message}
+    return render(request, "errors/error.html", context, status_code=status, block="fragment", headers=headers)
+
+
+async def _login_required(request: Request, _exc: Exception) -> Response:
+    if is_htmx(request):
+        headers = {"HX-Retarget": "#session-dialog", "HX-Reswap": "innerHTML"}
+        context = {"next": "/", "form": {}, "errors": {}, "relogin": True}
+        return render(request, "auth/login.html", context, status_code=401, block="relogin", headers=headers)
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    next_param = quote(target if request.method == "GET" else "/", safe="/")
+    return RedirectResponse(f"/login?next={next_param}", status_code=303)
+
+
+async def _csrf_failed(request: Request, _exc: Exception) -> Response:
+    return _error_page(
+        request, 403, _("This form has expired"),
+        _("For your safety we did not save this. Go back, reload the page and try again."),
+    )
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return _status_page(request, exc.status_code, exc.message)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return _status_page(request, exc.status_code, "")
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # A malformed id in the path means there is no such object.
+    if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+        return _status_page(request, 404, "")
+    return _status_page(request, 400, _("Some of the values sent were not valid. Check them and try again."))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _status_page(request, 500, "")
+
+
+def _status_page(request: Request, status: int, message: str) -> Response:
+    titles = {
+        400: _("Something is wrong with this request"),
+        403: _("No access"),
+        404: _("Page not found"),
+        405: _("This action is not possible here"),
+        422: _("Please check your input"),
+        429: _("Too many attempts"),
+        500: _("Something went wrong on our side"),
+    }
+    messages = {
+        403: _("Your account does not have access to this page."),
+        404: _("This page does not exist, or you do not have access to it."),
+        500: _("We have been notified. Please try again in a moment; what you saved earlier is safe."),
+    }
+    title = titles.get(status, _("Something is wrong with this request"))
+    return _error_page(request, status, title, message or messages.get(status, ""))
+
+
+def create_app() -> FastAPI:
+    """Build the Dyade application."""
+    settings = get_settings()
+    docs = settings.is_development
+    app = FastAPI(
+        title="Dyade",
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_protect)],
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.add_middleware(DyadeMiddleware)
+    app.mount("/vendor", StaticFiles(packages=[("js_lib_htmx", "static")]), name="vendor")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(auth_router)
+    app.include_router(home_router)
+    app.include_router(admin_router)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(CsrfFailed, _csrf_failed)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _server_error)
+    return app
+
+
+app = create_app()

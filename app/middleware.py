@@ -1,0 +1,111 @@
+"""One ASGI middleware: the request's locale, security headers and cookie bookkeeping."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import i18n
+from app.config import get_settings
+from app.templating import FLASH_COOKIE, decode_flashes, encode_flashes
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+# Only the development API docs page loads its viewer from a CDN.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "frame-ancestors 'none'"
+)
+
+
+def _cookie_header(name: str, value: str, *, max_age: int | None, http_only: bool = True) -> str:
+    settings = get_settings()
+    parts = [f"{name}={value}", "Path=/", "SameSite=Lax"]
+    if http_only:
+        parts.append("HttpOnly")
+    if settings.secure_cookies:
+        parts.append("Secure")
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    return "; ".join(parts)
+
+
+def set_cookie_header(name: str, value: str, *, max_age: int | None = None) -> str:
+    """A Set-Cookie value with the app's cookie policy (HttpOnly, SameSite=Lax, Secure)."""
+    return _cookie_header(name, value, max_age=max_age)
+
+
+def delete_cookie_header(name: str) -> str:
+    """A Set-Cookie value that removes the cookie."""
+    return _cookie_header(name, "", max_age=0)
+
+
+class DyadeMiddleware:
+    """Sets the locale before routing and adds headers and cookies to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = get_settings()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["dev_mode"] = settings.is_development
+        cookies = _request_cookies(scope)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        locale = cookies.get(i18n.LOCALE_COOKIE)
+        if locale not in i18n.LOCALES:
+            locale = i18n.negotiate(headers.get("accept-language")) or settings.default_locale
+        i18n.set_locale(locale)
+        path: str = scope["path"]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                is_docs = path in ("/docs", "/redoc") and settings.is_development
+                out.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else CSP)
+                out.setdefault("X-Content-Type-Options", "nosniff")
+                out.setdefault("Referrer-Policy", "same-origin")
+                out.setdefault("X-Frame-Options", "DENY")
+                out.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+                out.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                if settings.secure_cookies:
+                    out.setdefault("Strict-Transport-Security", "max-age=31536000")
+                if not path.startswith(("/static/", "/vendor/")):
+                    out["Cache-Control"] = "no-store"
+                _write_cookies(out, state, cookies)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def _request_cookies(scope: Scope) -> dict[str, str]:
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # noqa: BLE001 - a malformed cookie header is just ignored
+                return {}
+            return {name: morsel.value for name, morsel in jar.items()}
+    return {}
+
+
+def _write_cookies(out: MutableHeaders, state: dict[str, Any], cookies: dict[str, str]) -> None:
+    new_flashes: list[list[str]] = state.get("new_flashes") or []
+    if new_flashes:
+        unshown = [] if state.get("flashes_shown") else decode_flashes(cookies.get(FLASH_COOKIE))
+        out.append("Set-Cookie", set_cookie_header(FLASH_COOKIE, encode_flashes(unshown + new_flashes)))
+    elif state.get("flashes_shown"):
+        out.append("Set-Cookie", delete_cookie_header(FLASH_COOKIE))
+    for header in state.get("set_cookies", []):
+        out.append("Set-Cookie", header)

@@ -1,0 +1,15 @@
+from tests.conftest import Cast, Client
+
+
+def test_login_page_renders_in_dutch_by_default(client: Client) -> None:
+    response = client.get("/login")
+    assert response.status_code == 200
+    assert '<html lang="nl">' in response.text
+
+
+def test_logged_in_admin_sees_people(client: Client, cast: Cast) -> None:
+    client.login_as(cast.admin)
+    response = client.get("/admin/users")
+    assert response.status_code == 200
+    assert "Pim Prof" in response.text
+    assert "Olaf Outsider" not in response.text
