@@ -50,7 +50,7 @@ def cmd_check(_args: argparse.Namespace) -> int:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
         print("database connection: ok")
-    except Exception as exc:  # noqa: BLE001 - reported to the operator
+    except Exception as exc:
         ok = False
         print(f"database connection: FAILED ({exc.__class__.__name__}: {exc})")
     if settings.is_development:
@@ -69,7 +69,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 def _print_logins() -> None:
     from app.seed import DEMO_PASSWORD, demo_logins
 
-    print("\nDemo logins (password for all: %s)" % DEMO_PASSWORD)
+    print(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
     current = ""
     for org, email, roles in demo_logins():
         if org != current:
@@ -105,8 +105,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cmd_seed_demo(args)
         _print_logins()
     print(f"Dyade runs at http://{args.host}:{args.port}  (Ctrl+C stops it)")
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, log_level="info")
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
     return 0
 
 
@@ -125,14 +131,20 @@ def cmd_i18n(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dyade", description="Dyade administration")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="validate the configuration and the database connection").set_defaults(func=cmd_check)
+    sub.add_parser(
+        "check", help="validate the configuration and the database connection"
+    ).set_defaults(func=cmd_check)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
-    sub.add_parser("seed-demo", help="add demo organisations to an empty database").set_defaults(func=cmd_seed_demo)
+    sub.add_parser("seed-demo", help="add demo organisations to an empty database").set_defaults(
+        func=cmd_seed_demo
+    )
     serve = sub.add_parser("serve", help="migrate, then run the web server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--demo", action="store_true", help="seed demo data into an empty database and print logins")
+    serve.add_argument(
+        "--demo", action="store_true", help="seed demo data into an empty database and print logins"
+    )
     serve.set_defaults(func=cmd_serve)
     instruments = sub.add_parser("instruments", help="list or validate instrument definitions")
     instruments.add_argument("rest", nargs=argparse.REMAINDER)

@@ -51,6 +51,9 @@ def get_session() -> Iterator[Session]:
             yield session
             session.commit()
         except BaseException:
+            # Detach first so the error page can still show who is logged in: a rollback
+            # would expire every loaded object of this closed session.
+            session.expunge_all()
             session.rollback()
             raise
 

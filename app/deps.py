@@ -137,7 +137,9 @@ def _same_origin(request: Request) -> bool:
     return f"{parts.scheme}://{parts.netloc}" in own
 
 
-async def csrf_protect(request: Request, actor: Annotated[Actor | None, Depends(authenticate)]) -> None:
+async def csrf_protect(
+    request: Request, actor: Annotated[Actor | None, Depends(authenticate)]
+) -> None:
     """Reject state-changing requests without this session's CSRF token, or from another site."""
     if request.method in SAFE_METHODS:
         return

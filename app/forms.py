@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends
-
 from starlette.datastructures import FormData
 from starlette.requests import Request
 

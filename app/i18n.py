@@ -61,7 +61,7 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     return text % {"num": n, **variables}
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker
+def N_(message: str) -> str:
     """Mark a string for extraction; it is translated later, where it is shown."""
     return message
 
@@ -80,7 +80,7 @@ def negotiate(accept_language: str | None) -> str | None:
     return None
 
 
-class using_locale:  # noqa: N801 - used like a function: `with using_locale("en"):`
+class using_locale:
     """Temporarily switch locale, e.g. to write an email in the recipient's language."""
 
     def __init__(self, locale: str) -> None:

@@ -18,8 +18,16 @@ METHOD_MAP = [
     ("**.py", "python"),
 ]
 OPTIONS_MAP = {
-    "**/templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true", "trimmed": "false"},
-    "**/templates/**.txt": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true", "trimmed": "false"},
+    "**/templates/**.html": {
+        "extensions": "jinja2.ext.i18n",
+        "newstyle_gettext": "true",
+        "trimmed": "false",
+    },
+    "**/templates/**.txt": {
+        "extensions": "jinja2.ext.i18n",
+        "newstyle_gettext": "true",
+        "trimmed": "false",
+    },
 }
 
 
@@ -60,10 +68,7 @@ def missing_translations() -> dict[str, list[str]]:
                 continue
             found = catalogue.get(message.id)
             strings = found.string if found else None
-            if isinstance(strings, tuple | list):
-                complete = all(strings)
-            else:
-                complete = bool(strings)
+            complete = all(strings) if isinstance(strings, tuple | list) else bool(strings)
             if found is None or found.fuzzy or not complete:
                 gaps.append(str(message.id if isinstance(message.id, str) else message.id[0]))
         missing[locale] = gaps

@@ -74,7 +74,9 @@ def _deliver(*, to: str, subject: str, text: str, html: str) -> None:
     smtp: smtplib.SMTP
     if settings.smtp_ssl:
         context = ssl.create_default_context()
-        smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=timeout, context=context)
+        smtp = smtplib.SMTP_SSL(
+            settings.smtp_host, settings.smtp_port, timeout=timeout, context=context
+        )
     else:
         smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
     with smtp:

@@ -41,14 +41,18 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
         # htmx fragments for errors go to the page's message area, not into the target.
         headers = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
     context = {"status": status, "title": title, "message": message}
-    return render(request, "errors/error.html", context, status_code=status, block="fragment", headers=headers)
+    return render(
+        request, "errors/error.html", context, status_code=status, block="fragment", headers=headers
+    )
 
 
 async def _login_required(request: Request, _exc: Exception) -> Response:
     if is_htmx(request):
         headers = {"HX-Retarget": "#session-dialog", "HX-Reswap": "innerHTML"}
         context = {"next": "/", "form": {}, "errors": {}, "relogin": True}
-        return render(request, "auth/login.html", context, status_code=401, block="relogin", headers=headers)
+        return render(
+            request, "auth/login.html", context, status_code=401, block="relogin", headers=headers
+        )
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
@@ -58,7 +62,9 @@ async def _login_required(request: Request, _exc: Exception) -> Response:
 
 async def _csrf_failed(request: Request, _exc: Exception) -> Response:
     return _error_page(
-        request, 403, _("This form has expired"),
+        request,
+        403,
+        _("This form has expired"),
         _("For your safety we did not save this. Go back, reload the page and try again."),
     )
 
@@ -78,7 +84,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     # A malformed id in the path means there is no such object.
     if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
         return _status_page(request, 404, "")
-    return _status_page(request, 400, _("Some of the values sent were not valid. Check them and try again."))
+    return _status_page(
+        request, 400, _("Some of the values sent were not valid. Check them and try again.")
+    )
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -99,7 +107,9 @@ def _status_page(request: Request, status: int, message: str) -> Response:
     messages = {
         403: _("Your account does not have access to this page."),
         404: _("This page does not exist, or you do not have access to it."),
-        500: _("We have been notified. Please try again in a moment; what you saved earlier is safe."),
+        500: _(
+            "We have been notified. Please try again in a moment; what you saved earlier is safe."
+        ),
     }
     title = titles.get(status, _("Something is wrong with this request"))
     return _error_page(request, status, title, message or messages.get(status, ""))

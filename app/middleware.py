@@ -94,7 +94,7 @@ def _request_cookies(scope: Scope) -> dict[str, str]:
             jar: SimpleCookie = SimpleCookie()
             try:
                 jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie header is just ignored
+            except Exception:
                 return {}
             return {name: morsel.value for name, morsel in jar.items()}
     return {}
@@ -104,7 +104,9 @@ def _write_cookies(out: MutableHeaders, state: dict[str, Any], cookies: dict[str
     new_flashes: list[list[str]] = state.get("new_flashes") or []
     if new_flashes:
         unshown = [] if state.get("flashes_shown") else decode_flashes(cookies.get(FLASH_COOKIE))
-        out.append("Set-Cookie", set_cookie_header(FLASH_COOKIE, encode_flashes(unshown + new_flashes)))
+        out.append(
+            "Set-Cookie", set_cookie_header(FLASH_COOKIE, encode_flashes(unshown + new_flashes))
+        )
     elif state.get("flashes_shown"):
         out.append("Set-Cookie", delete_cookie_header(FLASH_COOKIE))
     for header in state.get("set_cookies", []):

@@ -14,7 +14,9 @@ from app.models import CoachAssignment, Role, User
 T = TypeVar("T", bound=SQLModel)
 
 
-def in_organisation(statement: SelectOfScalar[T], model: type[T], actor: Actor) -> SelectOfScalar[T]:
+def in_organisation(
+    statement: SelectOfScalar[T], model: type[T], actor: Actor
+) -> SelectOfScalar[T]:
     """Limit a query on a tenant table to the actor's organisation."""
     column: Any = model.organisation_id  # type: ignore[attr-defined]
     return statement.where(column == actor.organisation_id)

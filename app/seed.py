@@ -51,8 +51,12 @@ DEMO = (
             DemoPerson("directie", "Ingrid Meijer", (S,)),
         ),
         coaching=(
-            ("leerkracht1", "coach1"), ("leerkracht2", "coach1"), ("leerkracht3", "coach1"),
-            ("leerkracht4", "coach2"), ("pm1", "coach2"), ("ib1", "coach2"),
+            ("leerkracht1", "coach1"),
+            ("leerkracht2", "coach1"),
+            ("leerkracht3", "coach1"),
+            ("leerkracht4", "coach2"),
+            ("pm1", "coach2"),
+            ("ib1", "coach2"),
         ),
     ),
     DemoOrganisation(
@@ -72,8 +76,12 @@ DEMO = (
             DemoPerson("manager", "Wim Vos", (S,)),
         ),
         coaching=(
-            ("jeugdzorg1", "coach1"), ("jeugdzorg2", "coach1"), ("gezinshuis1", "coach1"),
-            ("begeleider1", "coach2"), ("begeleider2", "coach2"), ("kdv1", "coach2"),
+            ("jeugdzorg1", "coach1"),
+            ("jeugdzorg2", "coach1"),
+            ("gezinshuis1", "coach1"),
+            ("begeleider1", "coach2"),
+            ("begeleider2", "coach2"),
+            ("kdv1", "coach2"),
         ),
     ),
 )
@@ -105,8 +113,11 @@ def seed_demo(session: Session) -> list[tuple[str, str, str]]:
             session.add(user)
             session.flush()
             users[person.key] = user
+            assert user.id is not None
             for role in person.roles:
-                session.add(UserRole(organisation_id=organisation.id, user_id=user.id, role=str(role)))  # type: ignore[arg-type]
+                session.add(
+                    UserRole(organisation_id=organisation.id, user_id=user.id, role=str(role))
+                )
             logins.append((org.name, user.email, ", ".join(str(r) for r in person.roles)))
         for professional, coach in org.coaching:
             session.add(

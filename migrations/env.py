@@ -7,15 +7,17 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table on SQLModel.metadata
-from app.db import make_engine
 from app.config import get_settings
+from app.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
 
 
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
-    is_sqlite = (url or (connection.engine.url.drivername if connection else "")).startswith("sqlite")
+    is_sqlite = (url or (connection.engine.url.drivername if connection else "")).startswith(
+        "sqlite"
+    )
     context.configure(
         connection=connection,
         url=url,

@@ -103,12 +103,20 @@ class Cast:
 
 
 def make_user(
-    session: Session, org: Organisation, email: str, name: str, roles: list[Role], password_hash: str,
+    session: Session,
+    org: Organisation,
+    email: str,
+    name: str,
+    roles: list[Role],
+    password_hash: str,
     locale: str = "nl",
 ) -> User:
     user = User(
         organisation_id=org.id,  # type: ignore[arg-type]
-        email=email, display_name=name, password_hash=password_hash, locale=locale,
+        email=email,
+        display_name=name,
+        password_hash=password_hash,
+        locale=locale,
     )
     session.add(user)
     session.flush()
@@ -132,15 +140,31 @@ def cast(db: Session, password_hash: str) -> Cast:
         coach=make_user(db, org, "coach@anker.example", "Carla Coach", [Role.coach], h),
         other_coach=make_user(db, org, "coach2@anker.example", "Kees Coach", [Role.coach], h),
         professional=make_user(db, org, "prof@anker.example", "Pim Prof", [Role.professional], h),
-        unassigned_professional=make_user(db, org, "prof2@anker.example", "Pia Prof", [Role.professional], h, "en"),
+        unassigned_professional=make_user(
+            db, org, "prof2@anker.example", "Pia Prof", [Role.professional], h, "en"
+        ),
         supervisor=make_user(db, org, "sup@anker.example", "Sien Sup", [Role.supervisor], h),
-        outsider=make_user(db, other, "prof@elders.example", "Olaf Outsider", [Role.professional], h),
+        outsider=make_user(
+            db, other, "prof@elders.example", "Olaf Outsider", [Role.professional], h
+        ),
         outsider_admin=make_user(db, other, "admin@elders.example", "Otto Admin", [Role.admin], h),
         outsider_coach=make_user(db, other, "coach@elders.example", "Olga Coach", [Role.coach], h),
-        multi=make_user(db, org, "multi@anker.example", "Max Multi", [Role.coach, Role.professional], h),
+        multi=make_user(
+            db, org, "multi@anker.example", "Max Multi", [Role.coach, Role.professional], h
+        ),
     )
-    db.add(CoachAssignment(organisation_id=org.id, coach_id=people.coach.id, professional_id=people.professional.id))  # type: ignore[arg-type]
-    db.add(CoachAssignment(organisation_id=other.id, coach_id=people.outsider_coach.id, professional_id=people.outsider.id))  # type: ignore[arg-type]
+    db.add(
+        CoachAssignment(
+            organisation_id=org.id, coach_id=people.coach.id, professional_id=people.professional.id
+        )
+    )  # type: ignore[arg-type]
+    db.add(
+        CoachAssignment(
+            organisation_id=other.id,
+            coach_id=people.outsider_coach.id,
+            professional_id=people.outsider.id,
+        )
+    )  # type: ignore[arg-type]
     db.commit()
     return people
 

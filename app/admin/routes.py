@@ -16,7 +16,6 @@ from app.forms import FormDep
 from app.htmx import redirect
 from app.i18n import gettext as _
 from app.models import OutboxMessage, Role
-from app.policies import get_in_organisation
 from app.templating import flash, render
 
 router = APIRouter(prefix="/admin")
@@ -31,14 +30,16 @@ def users_page(
     return render(request, "admin/users.html", context, block="user_table")
 
 
-def _invite_form(request: Request, values: dict[str, object], errors: dict[str, str], status: int) -> Response:
+def _invite_form(
+    request: Request, values: dict[str, object], errors: dict[str, str], status: int
+) -> Response:
     context = {"values": values, "errors": errors, "roles": service.ROLE_ORDER}
     return render(request, "admin/invite.html", context, status_code=status)
 
 
 @router.get("/users/new")
 def invite_page(request: Request, actor: AdminActor) -> Response:
-    values = {"locale": actor.user.locale, "roles": [str(Role.professional)]}
+    values: dict[str, object] = {"locale": actor.user.locale, "roles": [str(Role.professional)]}
     return _invite_form(request, values, {}, 200)
 
 
@@ -52,18 +53,30 @@ def invite(request: Request, session: SessionDep, actor: AdminActor, form: FormD
     }
     try:
         user = service.invite_user(
-            session, actor=actor, email=form.get("email"), display_name=form.get("display_name"),
-            locale=form.get("locale"), roles=form.get_list("roles"),
+            session,
+            actor=actor,
+            email=form.get("email"),
+            display_name=form.get("display_name"),
+            locale=form.get("locale"),
+            roles=form.get_list("roles"),
         )
     except InvalidInput as exc:
         return _invite_form(request, values, exc.errors, 422)
-    audit.record(session, actor=actor, action="user.invite", request=request, subject_user_id=user.id)
+    audit.record(
+        session, actor=actor, action="user.invite", request=request, subject_user_id=user.id
+    )
     flash(request, _("Invitation sent to %(email)s.", email=user.email))
     return redirect(request, f"/admin/users/{user.id}")
 
 
-def _detail(request: Request, session: SessionDep, actor: AdminActor, user_id: int,
-            errors: dict[str, str] | None = None, status: int = 200) -> Response:
+def _detail(
+    request: Request,
+    session: SessionDep,
+    actor: AdminActor,
+    user_id: int,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     row = service.user_detail(session, actor=actor, user_id=user_id)
     audit.record(session, actor=actor, action="user.view", request=request, subject_user_id=user_id)
     context = {
@@ -76,7 +89,9 @@ def _detail(request: Request, session: SessionDep, actor: AdminActor, user_id: i
     return render(request, "admin/user.html", context, status_code=status)
 
 
-def _assignments(session: SessionDep, actor: AdminActor, user_id: int) -> list[tuple[int, str, str]]:
+def _assignments(
+    session: SessionDep, actor: AdminActor, user_id: int
+) -> list[tuple[int, str, str]]:
     from app.models import CoachAssignment, User
 
     rows = session.exec(
@@ -105,7 +120,11 @@ def change_roles(
     except InvalidInput as exc:
         return _detail(request, session, actor, user_id, exc.errors, 422)
     audit.record(
-        session, actor=actor, action="user.roles", request=request, subject_user_id=user_id,
+        session,
+        actor=actor,
+        action="user.roles",
+        request=request,
+        subject_user_id=user_id,
         detail=",".join(sorted(form.get_list("roles")))[:200],
     )
     flash(request, _("The roles have been saved."))
@@ -122,7 +141,9 @@ def deactivate(request: Request, session: SessionDep, actor: AdminActor, user_id
         if isinstance(exc, NotFound):
             raise
         return _detail(request, session, actor, user_id, {"status": exc.message}, 422)
-    audit.record(session, actor=actor, action="user.deactivate", request=request, subject_user_id=user_id)
+    audit.record(
+        session, actor=actor, action="user.deactivate", request=request, subject_user_id=user_id
+    )
     flash(request, _("The account has been deactivated and logged out everywhere."))
     return redirect(request, f"/admin/users/{user_id}")
 
@@ -130,7 +151,9 @@ def deactivate(request: Request, session: SessionDep, actor: AdminActor, user_id
 @router.post("/users/{user_id}/reactivate")
 def reactivate(request: Request, session: SessionDep, actor: AdminActor, user_id: int) -> Response:
     service.set_active(session, actor=actor, user_id=user_id, active=True)
-    audit.record(session, actor=actor, action="user.reactivate", request=request, subject_user_id=user_id)
+    audit.record(
+        session, actor=actor, action="user.reactivate", request=request, subject_user_id=user_id
+    )
     flash(request, _("The account is active again."))
     return redirect(request, f"/admin/users/{user_id}")
 
@@ -143,7 +166,9 @@ def resend(request: Request, session: SessionDep, actor: AdminActor, user_id: in
         if isinstance(exc, NotFound):
             raise
         return _detail(request, session, actor, user_id, {"status": exc.message}, 422)
-    audit.record(session, actor=actor, action="user.invite", request=request, subject_user_id=user_id)
+    audit.record(
+        session, actor=actor, action="user.invite", request=request, subject_user_id=user_id
+    )
     flash(request, _("A new invitation has been sent to %(email)s.", email=user.email))
     return redirect(request, f"/admin/users/{user_id}")
 
@@ -163,7 +188,11 @@ def add_coach(
     except InvalidInput as exc:
         return _detail(request, session, actor, user_id, exc.errors, 422)
     audit.record(
-        session, actor=actor, action="assignment.add", request=request, subject_user_id=user_id,
+        session,
+        actor=actor,
+        action="assignment.add",
+        request=request,
+        subject_user_id=user_id,
         detail=f"coach={coach_id}",
     )
     flash(request, _("The coach has been assigned."))
@@ -176,8 +205,12 @@ def remove_coach(
 ) -> Response:
     assignment = service.remove_assignment(session, actor=actor, assignment_id=assignment_id)
     audit.record(
-        session, actor=actor, action="assignment.remove", request=request,
-        subject_user_id=assignment.professional_id, detail=f"coach={assignment.coach_id}",
+        session,
+        actor=actor,
+        action="assignment.remove",
+        request=request,
+        subject_user_id=assignment.professional_id,
+        detail=f"coach={assignment.coach_id}",
     )
     flash(request, _("The coach is no longer assigned."))
     return redirect(request, f"/admin/users/{assignment.professional_id}")

@@ -32,9 +32,7 @@ class UserRow:
         return self.user.password_hash is None
 
 
-def list_users(
-    session: Session, *, actor: Actor, role: str = "", query: str = ""
-) -> list[UserRow]:
+def list_users(session: Session, *, actor: Actor, role: str = "", query: str = "") -> list[UserRow]:
     """The organisation's accounts with roles and assignments (three queries in all)."""
     statement = in_organisation(select(User), User, actor).order_by(col(User.display_name))
     if query:
@@ -137,7 +135,9 @@ def invite_user(
     organisation = session.get(Organisation, actor.organisation_id)
     assert organisation is not None
     auth_service.send_invitation(
-        session, user=user, inviter_name=actor.user.display_name,
+        session,
+        user=user,
+        inviter_name=actor.user.display_name,
         organisation_name=organisation.name,
     )
     return user
@@ -151,7 +151,9 @@ def resend_invitation(session: Session, *, actor: Actor, user_id: int) -> User:
     organisation = session.get(Organisation, actor.organisation_id)
     assert organisation is not None
     auth_service.send_invitation(
-        session, user=user, inviter_name=actor.user.display_name,
+        session,
+        user=user,
+        inviter_name=actor.user.display_name,
         organisation_name=organisation.name,
     )
     return user

@@ -64,24 +64,36 @@ def login(request: Request, session: SessionDep, form: FormDep) -> Response:
     if not errors:
         try:
             user = service.authenticate_user(
-                session, email=email, password=form.get("password")[:1024],
+                session,
+                email=email,
+                password=form.get("password")[:1024],
                 address=client_address(request),
             )
         except DomainError as exc:
             errors["form"] = exc.message
             status = exc.status_code
         else:
+            chosen = request.cookies.get(i18n.LOCALE_COOKIE)
+            if chosen in i18n.LOCALES and chosen != user.locale:
+                # A language picked on the login page is an explicit choice; keep it.
+                user.locale = chosen
+                session.add(user)
             token = service.start_session(
-                session, user=user, address=client_address(request),
+                session,
+                user=user,
+                address=client_address(request),
                 user_agent=request.headers.get("user-agent", ""),
             )
             _set_cookie(request, set_cookie_header(SESSION_COOKIE, token))
-            _set_cookie(request, set_cookie_header(i18n.LOCALE_COOKIE, user.locale, max_age=31536000))
+            _set_cookie(
+                request, set_cookie_header(i18n.LOCALE_COOKIE, user.locale, max_age=31536000)
+            )
             if is_htmx(request):
                 # The "log in again" dialog: the page stays, only its CSRF token changes.
                 i18n.set_locale(user.locale)
                 return render(
-                    request, "auth/login.html",
+                    request,
+                    "auth/login.html",
                     {"csrf_token_new": csrf_token_for("s:" + token_digest(token))},
                     block="relogin_done",
                 )
@@ -126,7 +138,12 @@ def _token_page(
         check = service.check_token(session, token=token, purpose=purpose)
     except service.InvalidToken as exc:
         return render(request, "auth/token_invalid.html", {"message": exc.message}, status_code=400)
-    context = {"purpose": purpose.value, "token": token, "user": check.user, "errors": {}}
+    context: dict[str, object] = {
+        "purpose": purpose.value,
+        "token": token,
+        "user": check.user,
+        "errors": {},
+    }
     return render(request, "auth/set_password.html", context)
 
 
@@ -135,14 +152,22 @@ def _redeem(
 ) -> Response:
     try:
         user = service.redeem_token(
-            session, token=token, purpose=purpose,
-            password=form.get("password"), confirmation=form.get("password_confirmation"),
+            session,
+            token=token,
+            purpose=purpose,
+            password=form.get("password"),
+            confirmation=form.get("password_confirmation"),
         )
     except service.InvalidToken as exc:
         return render(request, "auth/token_invalid.html", {"message": exc.message}, status_code=400)
     except InvalidInput as exc:
         check = service.check_token(session, token=token, purpose=purpose)
-        context = {"purpose": purpose.value, "token": token, "user": check.user, "errors": exc.errors}
+        context = {
+            "purpose": purpose.value,
+            "token": token,
+            "user": check.user,
+            "errors": exc.errors,
+        }
         return render(request, "auth/set_password.html", context, status_code=422)
     with i18n.using_locale(user.locale):
         flash(request, _("Your password is set. You can log in now."))
@@ -201,13 +226,20 @@ def change_password(
 ) -> Response:
     try:
         service.change_password(
-            session, user=actor.user, current=form.get("current_password"),
-            password=form.get("password"), confirmation=form.get("password_confirmation"),
+            session,
+            user=actor.user,
+            current=form.get("current_password"),
+            password=form.get("password"),
+            confirmation=form.get("password_confirmation"),
             keep_session_id=actor.session_id,
         )
     except InvalidInput as exc:
         sessions = service.open_sessions(session, user_id=actor.id)
-        context = {"sessions": sessions, "errors": exc.errors, "current_session_id": actor.session_id}
+        context = {
+            "sessions": sessions,
+            "errors": exc.errors,
+            "current_session_id": actor.session_id,
+        }
         return render(request, "auth/account.html", context, status_code=422)
     flash(request, _("Your password has been changed. You were logged out everywhere else."))
     return redirect(request, "/account")
@@ -228,5 +260,7 @@ def end_other_session(
 @router.post("/account/sessions/end-others")
 def end_other_sessions(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     count = service.end_all_sessions(session, user_id=actor.id, except_session_id=actor.session_id)
-    flash(request, i18n.ngettext("%(num)s other login ended.", "%(num)s other logins ended.", count))
+    flash(
+        request, i18n.ngettext("%(num)s other login ended.", "%(num)s other logins ended.", count)
+    )
     return redirect(request, "/account")

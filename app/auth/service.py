@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.auth.passwords import password_problem
 from app.config import get_settings
@@ -85,7 +85,7 @@ def authenticate_user(session: Session, *, email: str, password: str, address: s
         session.add(LoginFailure(key=account_key))
         session.add(LoginFailure(key=address_key))
         raise InvalidCredentials(_("That email address and password do not match."))
-    session.execute(delete(LoginFailure).where(LoginFailure.key == account_key))  # type: ignore[arg-type]
+    session.execute(delete(LoginFailure).where(col(LoginFailure.key) == account_key))
     assert user.password_hash is not None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -117,20 +117,22 @@ def end_session(session: Session, *, token_hash: str) -> None:
     """Revoke one login session on the server."""
     session.execute(
         update(UserSession)
-        .where(UserSession.token_hash == token_hash, UserSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(UserSession.token_hash) == token_hash, col(UserSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
 
 
-def end_all_sessions(session: Session, *, user_id: int, except_session_id: int | None = None) -> int:
+def end_all_sessions(
+    session: Session, *, user_id: int, except_session_id: int | None = None
+) -> int:
     """Revoke every open login session of a user (but optionally the current one)."""
     statement = (
         update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(UserSession.user_id) == user_id, col(UserSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
     if except_session_id is not None:
-        statement = statement.where(UserSession.id != except_session_id)
+        statement = statement.where(col(UserSession.id) != except_session_id)
     result = session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -143,8 +145,8 @@ def open_sessions(session: Session, *, user_id: int) -> list[UserSession]:
         session.exec(
             select(UserSession)
             .where(
-                UserSession.user_id == user_id,
-                UserSession.revoked_at.is_(None),  # type: ignore[union-attr]
+                col(UserSession.user_id) == user_id,
+                col(UserSession.revoked_at).is_(None),
                 UserSession.expires_at > now,
                 UserSession.last_seen_at > now - idle,
             )
@@ -165,9 +167,9 @@ def issue_token(session: Session, *, user: User, purpose: TokenPurpose) -> str:
     session.execute(
         update(AccountToken)
         .where(
-            AccountToken.user_id == user.id,
-            AccountToken.purpose == purpose.value,
-            AccountToken.used_at.is_(None),  # type: ignore[union-attr]
+            col(AccountToken.user_id) == user.id,
+            col(AccountToken.purpose) == purpose.value,
+            col(AccountToken.used_at).is_(None),
         )
         .values(used_at=now)
     )
@@ -201,7 +203,10 @@ def check_token(session: Session, *, token: str, purpose: TokenPurpose) -> Token
     row = session.exec(
         select(AccountToken, User)
         .join(User, User.id == AccountToken.user_id)  # type: ignore[arg-type]
-        .where(AccountToken.token_hash == token_digest(token), AccountToken.purpose == purpose.value)
+        .where(
+            AccountToken.token_hash == token_digest(token),
+            col(AccountToken.purpose) == purpose.value,
+        )
     ).first()
     if row is None:
         raise invalid
@@ -246,7 +251,9 @@ def redeem_token(
     return check.user
 
 
-def send_invitation(session: Session, *, user: User, inviter_name: str, organisation_name: str) -> None:
+def send_invitation(
+    session: Session, *, user: User, inviter_name: str, organisation_name: str
+) -> None:
     """Email a new invitation link to the user."""
     token = issue_token(session, user=user, purpose=TokenPurpose.invitation)
     link = f"{get_settings().base_url}/invitation/{token}"
@@ -260,7 +267,11 @@ def send_invitation(session: Session, *, user: User, inviter_name: str, organisa
         hours=get_settings().invitation_valid_hours,
     )
     send_mail(
-        session, to=user.email, subject=subject, text=text, html=html,
+        session,
+        to=user.email,
+        subject=subject,
+        text=text,
+        html=html,
         organisation_id=user.organisation_id,
     )
 
@@ -274,23 +285,38 @@ def request_password_reset(session: Session, *, email: str) -> None:
     token = issue_token(session, user=user, purpose=TokenPurpose.password_reset)
     link = f"{get_settings().base_url}/password/reset/{token}"
     subject, text, html = render_email(
-        "password_reset", user.locale, name=user.display_name, link=link,
+        "password_reset",
+        user.locale,
+        name=user.display_name,
+        link=link,
         minutes=get_settings().reset_valid_minutes,
     )
     send_mail(
-        session, to=user.email, subject=subject, text=text, html=html,
+        session,
+        to=user.email,
+        subject=subject,
+        text=text,
+        html=html,
         organisation_id=user.organisation_id,
     )
 
 
 def change_password(
-    session: Session, *, user: User, current: str, password: str, confirmation: str,
+    session: Session,
+    *,
+    user: User,
+    current: str,
+    password: str,
+    confirmation: str,
     keep_session_id: int,
 ) -> None:
     """Change a password after checking the current one; other login sessions end."""
     if not verify_password(current, user.password_hash):
         raise InvalidInput({"current_password": _("Your current password is not correct.")})
     set_new_password(
-        session, user=user, password=password, confirmation=confirmation,
+        session,
+        user=user,
+        password=password,
+        confirmation=confirmation,
         keep_session_id=keep_session_id,
     )

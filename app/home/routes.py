@@ -20,7 +20,9 @@ def home(request: Request, actor: CurrentActor) -> Response:
 
 @router.get("/coach")
 def caseload(request: Request, session: SessionDep, actor: CoachActor) -> Response:
-    return render(request, "home/caseload.html", {"professionals": service.caseload(session, actor=actor)})
+    return render(
+        request, "home/caseload.html", {"professionals": service.caseload(session, actor=actor)}
+    )
 
 
 @router.get("/dashboard")

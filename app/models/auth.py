@@ -29,7 +29,7 @@ class UserSession(SQLModel, table=True):
 
 class TokenPurpose(StrEnum):
     invitation = "invitation"
-    password_reset = "password_reset"
+    password_reset = "password_reset"  # noqa: S105 - a token purpose, not a password
 
 
 class AccountToken(SQLModel, table=True):

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Dyade's two commands (see README):
+#   ./dev.sh run    set everything up and run the app with demo data on http://127.0.0.1:8000
+#   ./dev.sh test   set everything up and run all checks: ruff, mypy, the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+need_python() {
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Dyade needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)." >&2
+    exit 1
+  fi
+}
+
+# Install into .venv; skipped when pyproject.toml has not changed since the last install.
+setup() {
+  local extra=$1 stamp
+  need_python
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  stamp="$VENV/.stamp-$extra-$(sha256sum pyproject.toml | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    if [ "$extra" = dev ]; then
+      "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+    else
+      "$VENV/bin/python" -m pip install --quiet -e .
+    fi
+    rm -f "$VENV"/.stamp-"$extra"-*
+    touch "$stamp"
+  fi
+}
+
+# pytest exits 5 when a run selects no tests; only the optional second run may do that.
+run_pytest() {
+  local allow_empty=$1; shift
+  set +e
+  "$VENV/bin/python" -m pytest "$@"
+  local rc=$?
+  set -e
+  if [ "$rc" = 5 ] && [ "$allow_empty" = yes ]; then
+    echo "(no tests selected in this run)"
+    return 0
+  fi
+  return "$rc"
+}
+
+case "${1:-}" in
+  run)
+    setup run
+    shift
+    exec "$VENV/bin/python" -m app serve --demo "$@"
+    ;;
+  test)
+    setup dev
+    shift
+    echo "== ruff"
+    "$VENV/bin/ruff" check app tests migrations
+    "$VENV/bin/ruff" format --check app tests migrations
+    echo "== mypy"
+    "$VENV/bin/mypy" app
+    echo "== translations"
+    "$VENV/bin/python" -m app i18n --check
+    echo "== instruments"
+    "$VENV/bin/python" -m app instruments validate
+    echo "== tests on SQLite"
+    run_pytest no "$@"
+    if [ -n "${DYADE_TEST_POSTGRES_URL:-}" ]; then
+      echo "== tests on PostgreSQL"
+      DYADE_TEST_DATABASE_URL="$DYADE_TEST_POSTGRES_URL" run_pytest yes -m "not browser" "$@"
+    elif [ "${DYADE_REQUIRE_POSTGRES:-}" = 1 ]; then
+      echo "DYADE_REQUIRE_POSTGRES=1 but DYADE_TEST_POSTGRES_URL is not set." >&2
+      exit 1
+    fi
+    ;;
+  *)
+    echo "usage: ./dev.sh run | test [pytest arguments]" >&2
+    exit 2
+    ;;
+esac

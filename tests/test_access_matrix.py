@@ -1,0 +1,160 @@
+"""Role × route: every route of the app, what each kind of visitor gets.
+
+A new route fails `test_every_route_is_in_the_matrix` until it is added here, so nothing
+becomes reachable by accident. "outsider" is an admin of another organisation: on another
+tenant's objects they must get 404, never the object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+from starlette.routing import Mount
+
+from app.auth.service import issue_token, start_session
+from app.main import app
+from app.models import CoachAssignment, OutboxMessage, TokenPurpose, UserSession
+from tests.conftest import Cast, Client
+
+ROLES = ("anon", "professional", "coach", "supervisor", "admin", "outsider")
+LOGIN = 303  # anonymous visitors are sent to the login page
+
+
+def expect(
+    anon: int, professional: int, coach: int, supervisor: int, admin: int, outsider: int
+) -> dict[str, int]:
+    return dict(zip(ROLES, (anon, professional, coach, supervisor, admin, outsider), strict=True))
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+def logged_in(status: int) -> dict[str, int]:
+    return {**everyone(status), "anon": LOGIN}
+
+
+MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/"): everyone(303),
+    ("GET", "/login"): expect(200, 303, 303, 303, 303, 303),
+    ("POST", "/login"): everyone(422),  # empty form: a clear message
+    ("POST", "/logout"): everyone(303),
+    ("GET", "/password/forgot"): everyone(200),
+    ("POST", "/password/forgot"): everyone(422),
+    ("GET", "/password/reset/{token}"): everyone(200),
+    ("POST", "/password/reset/{token}"): everyone(422),
+    ("GET", "/invitation/{token}"): everyone(200),
+    ("POST", "/invitation/{token}"): everyone(422),
+    ("POST", "/language"): everyone(303),
+    ("GET", "/healthz"): everyone(200),
+    ("GET", "/account"): logged_in(200),
+    ("POST", "/account/password"): logged_in(422),
+    ("POST", "/account/sessions/{session_id}/end"): expect(LOGIN, 303, 404, 404, 404, 404),
+    ("POST", "/account/sessions/end-others"): logged_in(303),
+    ("GET", "/home"): logged_in(200),
+    ("GET", "/coach"): expect(LOGIN, 403, 200, 403, 403, 403),
+    ("GET", "/dashboard"): expect(LOGIN, 403, 403, 200, 403, 403),
+    ("GET", "/admin/users"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("GET", "/admin/users/new"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("POST", "/admin/users"): expect(LOGIN, 403, 403, 403, 422, 422),
+    ("GET", "/admin/users/{user_id}"): expect(LOGIN, 403, 403, 403, 200, 404),
+    ("POST", "/admin/users/{user_id}/roles"): expect(LOGIN, 403, 403, 403, 422, 404),
+    ("POST", "/admin/users/{user_id}/deactivate"): expect(LOGIN, 403, 403, 403, 303, 404),
+    ("POST", "/admin/users/{user_id}/reactivate"): expect(LOGIN, 403, 403, 403, 303, 404),
+    ("POST", "/admin/users/{user_id}/invitation"): expect(LOGIN, 403, 403, 403, 422, 404),
+    ("POST", "/admin/users/{user_id}/coaches"): expect(LOGIN, 403, 403, 403, 422, 404),
+    ("POST", "/admin/assignments/{assignment_id}/delete"): expect(LOGIN, 403, 403, 403, 303, 404),
+    ("GET", "/admin/outbox"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("GET", "/admin/outbox/{message_id}"): expect(LOGIN, 403, 403, 403, 200, 404),
+}
+
+
+def _flatten(routes: list[Any]) -> Iterator[Any]:
+    # Newer FastAPI keeps included routers as one entry that expands to route contexts.
+    for route in routes:
+        if hasattr(route, "effective_route_contexts"):
+            yield from route.effective_route_contexts()
+        else:
+            yield route
+
+
+def app_routes() -> set[tuple[str, str]]:
+    found = set()
+    for route in _flatten(list(app.routes)):
+        if isinstance(route, Mount) or not getattr(route, "methods", None):
+            continue
+        for method in route.methods:
+            if method != "HEAD":
+                found.add((method, route.path))
+    return found
+
+
+def test_every_route_is_in_the_matrix() -> None:
+    routes = app_routes()
+    missing = sorted(routes - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - routes)
+    assert not missing, f"routes missing from the access matrix: {missing}"
+    assert not stale, f"matrix entries for routes that no longer exist: {stale}"
+
+
+def _path_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
+    """Real objects of the first organisation for every path parameter."""
+    values: dict[str, str] = {"user_id": str(cast.professional.id)}
+    if "{token}" in path:
+        purpose = (
+            TokenPurpose.invitation
+            if path.startswith("/invitation")
+            else TokenPurpose.password_reset
+        )
+        values["token"] = issue_token(db, user=cast.professional, purpose=purpose)
+    if "{session_id}" in path:
+        start_session(db, user=cast.professional, address="elsewhere", user_agent="other device")
+        db.flush()
+        own = db.exec(
+            select(UserSession).where(UserSession.user_id == cast.professional.id)
+        ).first()
+        assert own is not None
+        values["session_id"] = str(own.id)
+    if "{assignment_id}" in path:
+        assignment = db.exec(
+            select(CoachAssignment).where(CoachAssignment.organisation_id == cast.org.id)
+        ).first()
+        assert assignment is not None
+        values["assignment_id"] = str(assignment.id)
+    if "{message_id}" in path:
+        message = OutboxMessage(
+            organisation_id=cast.org.id, to_address="x@anker.example", subject="s", body_text="t"
+        )
+        db.add(message)
+        db.flush()
+        values["message_id"] = str(message.id)
+    db.commit()
+    return values
+
+
+def _actor(cast: Cast, role: str):  # type: ignore[no-untyped-def]
+    return None if role == "anon" else cast.by_role(role)
+
+
+CASES = [(method, path, role) for (method, path) in sorted(MATRIX) for role in ROLES]
+
+
+@pytest.mark.parametrize(("method", "path", "role"), CASES)
+def test_access(client: Client, cast: Cast, db: Session, method: str, path: str, role: str) -> None:
+    url = path.format(**_path_values(db, cast, path))
+    actor = _actor(cast, role)
+    if actor is not None:
+        client.login_as(actor)
+    if method == "GET":
+        response = client.get(url, follow_redirects=False)
+    else:
+        response = client.post_form(url, {})
+    expected = MATRIX[(method, path)][role]
+    assert response.status_code == expected, (
+        f"{method} {path} as {role}: got {response.status_code}, expected {expected}"
+    )
+    if expected == LOGIN and role == "anon" and path not in ("/", "/logout", "/language"):
+        assert response.headers["location"].startswith("/login")
