@@ -22,6 +22,7 @@ from app.errors import CsrfFailed, DomainError, LoginRequired
 from app.home.routes import router as home_router
 from app.htmx import is_htmx
 from app.i18n import gettext as _
+from app.instruments.loader import load_builtin
 from app.middleware import DyadeMiddleware
 from app.templating import render
 
@@ -31,7 +32,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    get_settings()  # fail at start-up, not on the first request, when configuration is wrong
+    # Fail at start-up, not on the first request, on bad configuration or a broken
+    # built-in instrument definition.
+    get_settings()
+    load_builtin()
     yield
 
 

@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.auth import AccountToken, LoginFailure, TokenPurpose, UserSession
 from app.models.base import utcnow
+from app.models.instruments import OrganisationInstrument
 from app.models.mail import OutboxMessage
 from app.models.orgs import CoachAssignment, Organisation, Role, User, UserRole
 
@@ -12,6 +13,7 @@ __all__ = [
     "CoachAssignment",
     "LoginFailure",
     "Organisation",
+    "OrganisationInstrument",
     "OutboxMessage",
     "Role",
     "TokenPurpose",
