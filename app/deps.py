@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from sqlmodel import select
 
 from app import i18n
@@ -103,9 +104,11 @@ def load_actor(session: SessionDep, token: str | None) -> Actor | None:
     )
 
 
-def authenticate(request: Request, session: SessionDep) -> Actor | None:
+async def authenticate(request: Request, session: SessionDep) -> Actor | None:
     """Resolve the login session; routes not marked public require one."""
-    actor = load_actor(session, request.cookies.get(SESSION_COOKIE))
+    # Async so that the locale set below lives in the request's own context (a sync
+    # dependency runs in a worker thread whose context changes are thrown away).
+    actor = await run_in_threadpool(load_actor, session, request.cookies.get(SESSION_COOKIE))
     state = request.scope.setdefault("state", {})
     state["actor"] = actor
     if actor is not None:

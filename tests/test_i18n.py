@@ -1,0 +1,48 @@
+"""Every message has a Dutch and an English translation, and pages follow the chosen language."""
+
+from __future__ import annotations
+
+from app import i18n
+from app.i18n_tools import extract_messages, missing_translations
+from tests.conftest import Cast, Client
+
+
+def test_every_message_is_translated_into_dutch_and_english() -> None:
+    missing = missing_translations()
+    assert missing == {"nl": [], "en": []}, missing
+
+
+def test_extraction_finds_template_and_code_messages() -> None:
+    ids = {m.id for m in extract_messages() if m.id}
+    assert "Log in to Dyade" in ids  # a template
+    assert "That email address and password do not match." in ids  # Python code
+
+
+def test_placeholders_survive_translation() -> None:
+    with i18n.using_locale("nl"):
+        text = i18n.gettext("Invitation sent to %(email)s.", email="a@b.nl")
+    assert "a@b.nl" in text
+    assert "%(" not in text
+
+
+def test_plural_forms() -> None:
+    with i18n.using_locale("en"):
+        assert i18n.ngettext("%(num)s other login ended.", "%(num)s other logins ended.", 1) == (
+            "1 other login ended."
+        )
+        assert "3 other logins" in i18n.ngettext(
+            "%(num)s other login ended.", "%(num)s other logins ended.", 3
+        )
+
+
+def test_the_browser_language_is_used_before_login(client: Client) -> None:
+    page = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in page.text
+    assert "Log in to Dyade" in page.text
+    page = client.get("/login", headers={"Accept-Language": "de-DE"})
+    assert '<html lang="nl">' in page.text
+
+
+def test_a_logged_in_user_sees_their_own_language(client: Client, cast: Cast) -> None:
+    client.login_as(cast.unassigned_professional)  # prefers English
+    assert "Hello Pia Prof" in client.get("/home").text
