@@ -6,17 +6,43 @@ from app.models.base import utcnow
 from app.models.instruments import OrganisationInstrument
 from app.models.mail import OutboxMessage
 from app.models.orgs import CoachAssignment, Organisation, Role, User, UserRole
+from app.models.reflection import (
+    AgeBand,
+    DiaryEntry,
+    ExperimentLogEntry,
+    FocusRelationship,
+    InstrumentResponse,
+    NarrativeAnswer,
+    PulseEntry,
+    ReflectionSession,
+    Sector,
+    SessionStatus,
+    Trajectory,
+    TrajectoryStatus,
+)
 
 __all__ = [
     "AccountToken",
+    "AgeBand",
     "AuditEvent",
     "CoachAssignment",
+    "DiaryEntry",
+    "ExperimentLogEntry",
+    "FocusRelationship",
+    "InstrumentResponse",
     "LoginFailure",
+    "NarrativeAnswer",
     "Organisation",
     "OrganisationInstrument",
     "OutboxMessage",
+    "PulseEntry",
+    "ReflectionSession",
     "Role",
+    "Sector",
+    "SessionStatus",
     "TokenPurpose",
+    "Trajectory",
+    "TrajectoryStatus",
     "User",
     "UserRole",
     "UserSession",

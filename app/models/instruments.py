@@ -25,7 +25,5 @@ class OrganisationInstrument(SQLModel, table=True):
     title_en: str = Field(max_length=200)
     source: str = Field(sa_column=Column(Text, nullable=False))
     sha256: str = Field(max_length=64)
-    uploaded_by_id: int | None = Field(
-        default=None, foreign_key="app_user.id", ondelete="SET NULL"
-    )
+    uploaded_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
