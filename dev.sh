@@ -65,6 +65,7 @@ case "${1:-}" in
     "$VENV/bin/python" -m app i18n --check
     echo "== instruments"
     "$VENV/bin/python" -m app instruments validate
+    "$VENV/bin/python" -m app programmes validate
     echo "== tests on SQLite"
     run_pytest no "$@"
     if [ -n "${DYADE_TEST_POSTGRES_URL:-}" ]; then

@@ -122,6 +122,12 @@ def cmd_instruments(args: argparse.Namespace) -> int:
     return instruments_cli.main(args.rest)
 
 
+def cmd_programmes(args: argparse.Namespace) -> int:
+    from app.programmes import cli as programmes_cli
+
+    return programmes_cli.main(args.rest)
+
+
 def cmd_i18n(args: argparse.Namespace) -> int:
     from app.i18n_tools import update_catalogues
 
@@ -149,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     instruments = sub.add_parser("instruments", help="list or validate instrument definitions")
     instruments.add_argument("rest", nargs=argparse.REMAINDER)
     instruments.set_defaults(func=cmd_instruments)
+    programmes = sub.add_parser("programmes", help="list or validate programme definitions")
+    programmes.add_argument("rest", nargs=argparse.REMAINDER)
+    programmes.set_defaults(func=cmd_programmes)
     i18n = sub.add_parser("i18n", help="extract messages and update the nl/en catalogues")
     i18n.add_argument("--check", action="store_true", help="only report, change nothing")
     i18n.set_defaults(func=cmd_i18n)

@@ -27,6 +27,7 @@ from app.instruments.schema import (
     ResponseScale,
     SectorText,
     Translation,
+    _fill,
     placeholder_problem,
 )
 
@@ -202,6 +203,30 @@ def builtin_definition(key: str, version: int | None = None) -> InstrumentDefini
 # --- reading -----------------------------------------------------------------------------
 
 
+# Public names for the reading and error-describing helpers, shared with app.programmes so
+# that programme files are read and reported exactly like instrument files.
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """Return UTF-8 file bytes as text, or raise DefinitionError saying where it is not."""
+    return _decode(data, source)
+
+
+def toml_problem(exc: tomllib.TOMLDecodeError, source: str) -> Problem:
+    """Return a TOML syntax error as a Problem with its line number."""
+    return _toml_problem(exc, source)
+
+
+def describe_shape_error(error: Any, path: str) -> str:
+    """Return one pydantic error about the field at `path` as a plain-English message."""
+    return _describe(error, path)
+
+
+def fill_name(text: str, name: str) -> str:
+    """Return a text with {name} filled in, refusing any other placeholder."""
+    return _fill(text, name)
+
+
 def _decode(data: bytes, source: str) -> str:
     try:
         # utf-8-sig: editors on Windows like to prepend a byte-order mark.
@@ -259,9 +284,13 @@ def _locate(loc: tuple[int | str, ...], raw: dict[str, Any]) -> tuple[str | None
     elif loc and loc[0] in ("scale", "title", "instructions"):
         where = str(loc[0])
         node, rest = raw.get(str(loc[0])), loc[1:]
+    return where, readable_path(node, rest)
 
+
+def readable_path(node: Any, loc: Sequence[int | str]) -> str:
+    """Return a pydantic error location inside `node` as e.g. `options["x"].label.nl`."""
     parts: list[str] = []
-    for part in rest:
+    for part in loc:
         child = _child(node, part)
         if isinstance(part, int):
             if isinstance(child, dict) and isinstance(child.get("key"), str):
@@ -273,7 +302,7 @@ def _locate(loc: tuple[int | str, ...], raw: dict[str, Any]) -> tuple[str | None
         else:
             parts.append(f".{part}" if parts else str(part))
         node = child
-    return where, "".join(parts)
+    return "".join(parts)
 
 
 def _child(node: Any, part: int | str) -> Any:
@@ -368,25 +397,30 @@ def _texts(definition: InstrumentDefinition) -> Iterator[tuple[str | None, str, 
 
 def _check_texts(definition: InstrumentDefinition) -> Iterator[Finding]:
     for where, what, text in _texts(definition):
-        variants: list[tuple[str, Translation]] = [(what, text)]
-        if isinstance(text, SectorText):
-            for sector, override in text.sectors.items():
-                if sector not in SECTORS:
-                    yield (
-                        where,
-                        f'unknown sector "{sector}" in {what} overrides; '
-                        f"use one of {', '.join(SECTORS)}",
-                    )
-                variants.append((f"{what} for sector {sector}", override))
-        for label, variant in variants:
-            for locale in LOCALES:
-                value = variant.get(locale)
-                if not value.strip():
-                    yield where, f'empty "{locale}" translation of {label}'
-                    continue
-                problem = placeholder_problem(value)
-                if problem:
-                    yield where, f"{label} ({locale}) {problem}"
+        yield from text_findings(where, what, text)
+
+
+def text_findings(where: str | None, what: str, text: Translation) -> Iterator[Finding]:
+    """Yield empty translations, unknown sectors and bad placeholders in one text."""
+    variants: list[tuple[str, Translation]] = [(what, text)]
+    if isinstance(text, SectorText):
+        for sector, override in text.sectors.items():
+            if sector not in SECTORS:
+                yield (
+                    where,
+                    f'unknown sector "{sector}" in {what} overrides; '
+                    f"use one of {', '.join(SECTORS)}",
+                )
+            variants.append((f"{what} for sector {sector}", override))
+    for label, variant in variants:
+        for locale in LOCALES:
+            value = variant.get(locale)
+            if not value.strip():
+                yield where, f'empty "{locale}" translation of {label}'
+                continue
+            problem = placeholder_problem(value)
+            if problem:
+                yield where, f"{label} ({locale}) {problem}"
 
 
 def _check_scale(where: str, scale: ResponseScale) -> Iterator[Finding]:
