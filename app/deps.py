@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import Depends, Path, Request
 from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
 
 from app import i18n
 from app.config import get_settings
@@ -40,6 +40,16 @@ def public(endpoint: F) -> F:
     """Mark a route as reachable without logging in; every other route requires a login."""
     endpoint.__dyade_public__ = True  # type: ignore[attr-defined]
     return endpoint
+
+
+def no_csrf_when_anonymous(endpoint: F) -> F:
+    """Skip the CSRF check for visitors who are not logged in (only for harmless routes)."""
+    endpoint.__dyade_no_csrf_anonymous__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+# Object ids in paths: anything outside the database's integer range is simply not found.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @dataclass(frozen=True)
@@ -146,10 +156,18 @@ async def csrf_protect(
     """Reject state-changing requests without this session's CSRF token, or from another site."""
     if request.method in SAFE_METHODS:
         return
+    if actor is None and getattr(
+        request.scope.get("endpoint"), "__dyade_no_csrf_anonymous__", False
+    ):
+        return  # e.g. logging out when the login has already expired: nothing to protect
+    # A form rendered before logging in (another tab) carries the anonymous token; both
+    # tokens are bound to HttpOnly cookies that another site can neither read nor set.
+    bindings = []
     if actor is not None:
-        binding = "s:" + actor.session_token_hash
-    else:
-        binding = "a:" + str(request.scope.get("state", {}).get("anon_token", ""))
+        bindings.append("s:" + actor.session_token_hash)
+    anon = request.cookies.get(ANON_COOKIE) or request.scope.get("state", {}).get("anon_token")
+    if anon:
+        bindings.append("a:" + str(anon))
     # The header comes from htmx; the field from plain forms. After a re-login in the
     # "session expired" dialog the page's header still carries the old token, so either counts.
     presented = [request.headers.get(CSRF_HEADER)]
@@ -158,7 +176,8 @@ async def csrf_protect(
         form = await request.form()
         value = form.get(CSRF_FIELD)
         presented.append(value if isinstance(value, str) else None)
-    if not _same_origin(request) or not any(csrf_matches(binding, p) for p in presented):
+    valid = any(csrf_matches(binding, p) for binding in bindings for p in presented)
+    if not _same_origin(request) or not valid:
         raise CsrfFailed()
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
@@ -47,6 +47,22 @@ def delete_cookie_header(name: str) -> str:
     return _cookie_header(name, "", max_age=0)
 
 
+def add_security_headers(out: MutableHeaders, path: str) -> None:
+    """CSP, nosniff, referrer policy and no-store: on every response, error pages too."""
+    settings = get_settings()
+    is_docs = path in ("/docs", "/redoc") and settings.is_development
+    out.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else CSP)
+    out.setdefault("X-Content-Type-Options", "nosniff")
+    out.setdefault("Referrer-Policy", "same-origin")
+    out.setdefault("X-Frame-Options", "DENY")
+    out.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    out.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if settings.secure_cookies:
+        out.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if not path.startswith(("/static/", "/vendor/")):
+        out["Cache-Control"] = "no-store"
+
+
 class DyadeMiddleware:
     """Sets the locale before routing and adds headers and cookies to every response."""
 
@@ -71,17 +87,7 @@ class DyadeMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                is_docs = path in ("/docs", "/redoc") and settings.is_development
-                out.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else CSP)
-                out.setdefault("X-Content-Type-Options", "nosniff")
-                out.setdefault("Referrer-Policy", "same-origin")
-                out.setdefault("X-Frame-Options", "DENY")
-                out.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-                out.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                if settings.secure_cookies:
-                    out.setdefault("Strict-Transport-Security", "max-age=31536000")
-                if not path.startswith(("/static/", "/vendor/")):
-                    out["Cache-Control"] = "no-store"
+                add_security_headers(out, path)
                 _write_cookies(out, state, cookies)
             await send(message)
 
@@ -91,12 +97,8 @@ class DyadeMiddleware:
 def _request_cookies(scope: Scope) -> dict[str, str]:
     for key, value in scope["headers"]:
         if key == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:
-                return {}
-            return {name: morsel.value for name, morsel in jar.items()}
+            # Starlette's parser keeps the good cookies when another one is malformed.
+            return cookie_parser(value.decode("latin-1"))
     return {}
 
 

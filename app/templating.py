@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,11 @@ from app.security import sign
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "dyade_flash"
+MACRO_MODULES = {
+    "forms": "macros/forms.html",
+    "labels": "macros/labels.html",
+    "instrument_macros": "macros/instrument.html",
+}
 
 
 def _format_datetime(value: datetime | None, fmt: str = "medium") -> str:
@@ -25,7 +30,23 @@ def _format_datetime(value: datetime | None, fmt: str = "medium") -> str:
         return ""
     from babel.dates import format_datetime
 
-    return format_datetime(value, format=fmt, locale=i18n.get_locale(), tzinfo=None)
+    return format_datetime(value, format=fmt, locale=i18n.get_locale(), tzinfo=i18n.local_zone())
+
+
+def _format_date(value: date | None, fmt: str = "long") -> str:
+    if value is None:
+        return ""
+    from babel.dates import format_date
+
+    return format_date(value, format=fmt, locale=i18n.get_locale())
+
+
+def _format_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    from babel.dates import format_time
+
+    return format_time(value, format="HH:mm", tzinfo=i18n.local_zone(), locale=i18n.get_locale())
 
 
 def _make_environment() -> Environment:
@@ -46,6 +67,8 @@ def _make_environment() -> Environment:
         get_locale=i18n.get_locale,
     )
     env.filters["datetime"] = _format_datetime
+    env.filters["date"] = _format_date
+    env.filters["time"] = _format_time
     return env
 
 
@@ -108,6 +131,9 @@ def render(
     values.update(context or {})
     template = environment.get_template(template_name)
     if block and is_htmx(request):
+        # A block rendered alone skips the page's top-level imports; give it the macros.
+        for name, path in MACRO_MODULES.items():
+            values.setdefault(name, environment.get_template(path).make_module(values))
         ctx = template.new_context(values)
         html = "".join(template.blocks[block](ctx))
     else:

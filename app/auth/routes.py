@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from app import i18n
 from app.auth import service
 from app.db import SessionDep
-from app.deps import CurrentActor, OptionalActor, client_address, public
+from app.deps import CurrentActor, Id, OptionalActor, client_address, no_csrf_when_anonymous, public
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep
 from app.htmx import is_htmx, redirect
@@ -105,6 +105,7 @@ def login(request: Request, session: SessionDep, form: FormDep) -> Response:
 
 @router.post("/logout")
 @public
+@no_csrf_when_anonymous
 def logout(request: Request, session: SessionDep, actor: OptionalActor) -> Response:
     if actor is not None:
         service.end_session(session, token_hash=actor.session_token_hash)
@@ -247,7 +248,7 @@ def change_password(
 
 @router.post("/account/sessions/{session_id}/end")
 def end_other_session(
-    request: Request, session: SessionDep, actor: CurrentActor, session_id: int
+    request: Request, session: SessionDep, actor: CurrentActor, session_id: Id
 ) -> Response:
     target = session.get(UserSession, session_id)
     if target is None or target.user_id != actor.id:

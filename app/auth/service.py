@@ -213,7 +213,7 @@ def check_token(session: Session, *, token: str, purpose: TokenPurpose) -> Token
     account_token, user = row
     if account_token.used_at is not None or account_token.expires_at <= utcnow():
         raise invalid
-    if purpose is TokenPurpose.password_reset and not user.is_active:
+    if not user.is_active:
         raise invalid
     return TokenCheck(token=account_token, user=user)
 
