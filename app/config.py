@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET_KEY
     base_url: str = "http://127.0.0.1:8000"
     default_locale: Literal["nl", "en"] = "nl"
+    # Times are stored in UTC and shown in this zone.
+    timezone: str = "Europe/Amsterdam"
 
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -77,6 +80,10 @@ class Settings(BaseSettings):
                 found.append("DYADE_BASE_URL must start with https:// in production.")
             if self.argon2_memory_kib < 19 * 1024 or self.argon2_time_cost < 2:
                 found.append("The password hashing cost is below the minimum for production.")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            found.append(f"DYADE_TIMEZONE {self.timezone!r} is not a known time zone.")
         if self.smtp_ssl and self.smtp_starttls:
             found.append("Choose either DYADE_SMTP_SSL or DYADE_SMTP_STARTTLS, not both.")
         return found

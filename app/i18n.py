@@ -5,10 +5,13 @@ from __future__ import annotations
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, cast
+from zoneinfo import ZoneInfo
 
 from babel.messages.pofile import read_po
 
-LOCALES = ("nl", "en")
+Locale = Literal["nl", "en"]
+LOCALES: tuple[Locale, ...] = ("nl", "en")
 LOCALE_NAMES = {"nl": "Nederlands", "en": "English"}
 LOCALE_DIR = Path(__file__).parent / "locale"
 LOCALE_COOKIE = "dyade_locale"
@@ -42,9 +45,9 @@ def set_locale(locale: str) -> None:
     _current_locale.set(locale if locale in LOCALES else "nl")
 
 
-def get_locale() -> str:
+def get_locale() -> Locale:
     """The locale of the current request or task."""
-    return _current_locale.get()
+    return cast(Locale, _current_locale.get())
 
 
 def gettext(message: str, **variables: object) -> str:
@@ -67,6 +70,18 @@ def N_(message: str) -> str:
 
 
 _ = gettext
+
+
+@lru_cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_zone() -> ZoneInfo:
+    """The time zone in which times are shown (stored times are UTC)."""
+    from app.config import get_settings
+
+    return _zone(get_settings().timezone)
 
 
 def negotiate(accept_language: str | None) -> str | None:

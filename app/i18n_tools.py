@@ -97,7 +97,7 @@ def update_catalogues(*, check: bool = False) -> int:
             with path.open("wb") as handle:
                 write_po(handle, catalogue, width=100, sort_output=False, omit_header=False)
     missing = missing_translations()
-    for locale, gaps in missing.items():
+    for code, gaps in missing.items():
         for msgid in gaps:
-            print(f"missing {locale}: {msgid}")
+            print(f"missing {code}: {msgid}")
     return 1 if any(missing.values()) else 0

@@ -23,7 +23,11 @@ from app.home.routes import router as home_router
 from app.htmx import is_htmx
 from app.i18n import gettext as _
 from app.instruments.loader import load_builtin
-from app.middleware import DyadeMiddleware
+from app.middleware import DyadeMiddleware, add_security_headers
+from app.programmes.loader import load_builtin_programmes
+from app.questionnaires.routes import router as questionnaires_router
+from app.reflection.diary_routes import router as diary_router
+from app.reflection.routes import router as reflection_router
 from app.templating import render
 
 log = logging.getLogger("app")
@@ -36,6 +40,7 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # built-in instrument definition.
     get_settings()
     load_builtin()
+    load_builtin_programmes()
     yield
 
 
@@ -95,7 +100,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _status_page(request, 500, "")
+    response = _status_page(request, 500, "")
+    # This handler runs outside DyadeMiddleware (Starlette's outermost error handler).
+    add_security_headers(response.headers, request.url.path)
+    return response
 
 
 def _status_page(request: Request, status: int, message: str) -> Response:
@@ -137,6 +145,9 @@ def create_app() -> FastAPI:
     app.include_router(auth_router)
     app.include_router(home_router)
     app.include_router(admin_router)
+    app.include_router(questionnaires_router)
+    app.include_router(reflection_router)
+    app.include_router(diary_router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(DomainError, _domain_error)

@@ -8,6 +8,7 @@ tenant's objects they must get 404, never the object.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,8 +16,18 @@ from sqlmodel import Session, select
 from starlette.routing import Mount
 
 from app.auth.service import issue_token, start_session
+from app.deps import Actor
 from app.main import app
-from app.models import CoachAssignment, OutboxMessage, TokenPurpose, UserSession
+from app.models import (
+    CoachAssignment,
+    DiaryEntry,
+    OutboxMessage,
+    ReflectionSession,
+    SessionStatus,
+    TokenPurpose,
+    UserSession,
+)
+from app.reflection.service import save_relationship, start_trajectory
 from tests.conftest import Cast, Client
 
 ROLES = ("anon", "professional", "coach", "supervisor", "admin", "outsider")
@@ -69,6 +80,46 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/assignments/{assignment_id}/delete"): expect(LOGIN, 403, 403, 403, 303, 404),
     ("GET", "/admin/outbox"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("GET", "/admin/outbox/{message_id}"): expect(LOGIN, 403, 403, 403, 200, 404),
+    ("GET", "/instruments"): expect(LOGIN, 403, 200, 403, 200, 200),
+    ("GET", "/instruments/preview"): expect(LOGIN, 403, 200, 403, 200, 200),
+    ("POST", "/instruments/preview"): expect(LOGIN, 403, 422, 403, 422, 422),  # no answers
+    ("GET", "/admin/instruments/upload"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("POST", "/admin/instruments"): expect(LOGIN, 403, 403, 403, 422, 422),  # no file
+    # The professional's own relationships: only professionals, only their own.
+    ("GET", "/relationships"): expect(LOGIN, 200, 403, 403, 403, 403),
+    ("GET", "/relationships/new"): expect(LOGIN, 200, 403, 403, 403, 403),
+    ("POST", "/relationships"): expect(LOGIN, 422, 403, 403, 403, 403),
+    ("GET", "/relationships/{relationship_id}/edit"): expect(LOGIN, 200, 403, 403, 403, 403),
+    ("POST", "/relationships/{relationship_id}"): expect(LOGIN, 422, 403, 403, 403, 403),
+    ("POST", "/relationships/{relationship_id}/archive"): expect(LOGIN, 303, 403, 403, 403, 403),
+    ("POST", "/relationships/{relationship_id}/trajectories"): expect(
+        LOGIN, 303, 403, 403, 403, 403
+    ),
+    # A trajectory: its professional and their assigned coach; everyone else 404.
+    ("GET", "/trajectories/{trajectory_id}"): expect(LOGIN, 200, 200, 404, 404, 404),
+    ("POST", "/sessions/{session_id}/open"): expect(LOGIN, 404, 303, 404, 404, 404),
+    ("GET", "/sessions/{session_id}"): expect(LOGIN, 303, 303, 404, 404, 404),
+    ("GET", "/sessions/{session_id}/steps/{step_key}"): expect(LOGIN, 200, 200, 404, 404, 404),
+    ("POST", "/sessions/{session_id}/steps/{step_key}"): expect(LOGIN, 422, 422, 404, 404, 404),
+    ("POST", "/sessions/{session_id}/steps/{step_key}/draft"): expect(
+        LOGIN, 200, 200, 404, 404, 404
+    ),
+    ("POST", "/sessions/{session_id}/steps/{step_key}/answers"): expect(
+        LOGIN, 422, 404, 404, 404, 404
+    ),
+    ("GET", "/sessions/{session_id}/summary"): expect(LOGIN, 200, 200, 404, 404, 404),
+    # Between sessions: the owner writes; the assigned coach may read the lists.
+    ("GET", "/trajectories/{trajectory_id}/diary"): expect(LOGIN, 200, 200, 404, 404, 404),
+    ("GET", "/trajectories/{trajectory_id}/diary/new"): expect(LOGIN, 200, 404, 404, 404, 404),
+    ("POST", "/trajectories/{trajectory_id}/diary"): expect(LOGIN, 422, 404, 404, 404, 404),
+    ("GET", "/diary/{entry_id}/edit"): expect(LOGIN, 200, 404, 404, 404, 404),
+    ("POST", "/diary/{entry_id}"): expect(LOGIN, 422, 404, 404, 404, 404),
+    ("GET", "/diary/{entry_id}/delete"): expect(LOGIN, 200, 404, 404, 404, 404),
+    ("POST", "/diary/{entry_id}/delete"): expect(LOGIN, 303, 404, 404, 404, 404),
+    ("GET", "/trajectories/{trajectory_id}/pulse"): expect(LOGIN, 200, 200, 404, 404, 404),
+    ("POST", "/trajectories/{trajectory_id}/pulse"): expect(LOGIN, 422, 404, 404, 404, 404),
+    ("GET", "/trajectories/{trajectory_id}/experiments"): expect(LOGIN, 200, 200, 404, 404, 404),
+    ("POST", "/trajectories/{trajectory_id}/experiments"): expect(LOGIN, 422, 404, 404, 404, 404),
 }
 
 
@@ -110,6 +161,10 @@ def _path_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
             else TokenPurpose.password_reset
         )
         values["token"] = issue_token(db, user=cast.professional, purpose=purpose)
+    if path.startswith(("/relationships/", "/trajectories/", "/sessions/", "/diary/")):
+        values.update(_trajectory_values(db, cast, path))
+        db.commit()
+        return values
     if "{session_id}" in path:
         start_session(db, user=cast.professional, address="elsewhere", user_agent="other device")
         db.flush()
@@ -133,6 +188,54 @@ def _path_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
         values["message_id"] = str(message.id)
     db.commit()
     return values
+
+
+def _trajectory_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
+    """A trajectory of cast.professional with the intake and the interview open."""
+    professional = Actor(
+        user=cast.professional,
+        roles=frozenset({"professional"}),
+        session_id=0,
+        session_token_hash="",
+    )
+    relationship = save_relationship(
+        db,
+        actor=professional,
+        values={"pseudonym": "Kiki", "sector": "education", "age_band": "8-11"},
+    )
+    trajectory = start_trajectory(db, actor=professional, relationship_id=relationship.id or 0)
+    db.flush()
+    sessions = {
+        s.template_key: s
+        for s in db.exec(
+            select(ReflectionSession).where(ReflectionSession.trajectory_id == trajectory.id)
+        ).all()
+    }
+    sessions["interview"].status = SessionStatus.open
+    db.add(sessions["interview"])
+    if path.endswith("/answers"):
+        chosen, step = sessions["intake"], "relationship"
+    elif path.endswith("/open"):
+        chosen, step = sessions["reflection"], ""
+    else:
+        chosen, step = sessions["interview"], "connected"
+    entry = DiaryEntry(
+        organisation_id=cast.org.id,  # type: ignore[arg-type]
+        trajectory_id=trajectory.id,  # type: ignore[arg-type]
+        occurred_on=date.today(),
+        phase="baseline",
+        instrument_version=1,
+        values={"valence": 1},
+    )
+    db.add(entry)
+    db.flush()
+    return {
+        "entry_id": str(entry.id),
+        "relationship_id": str(relationship.id),
+        "trajectory_id": str(trajectory.id),
+        "session_id": str(chosen.id),
+        "step_key": step,
+    }
 
 
 def _actor(cast: Cast, role: str):  # type: ignore[no-untyped-def]

@@ -44,7 +44,7 @@ def test_the_database_defaults_to_sqlite_in_the_data_directory(tmp_path: Path) -
 
 def _run_check(env_extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "DYADE_DATA_DIR": str(tmp_path), **env_extra}
-    return subprocess.run(  # noqa: S603 - our own interpreter
+    return subprocess.run(
         [sys.executable, "-m", "app", "check"],
         cwd=ROOT,
         env=env,

@@ -10,7 +10,7 @@ from app import audit
 from app.admin import service
 from app.config import get_settings
 from app.db import SessionDep
-from app.deps import AdminActor
+from app.deps import AdminActor, Id
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep
 from app.htmx import redirect
@@ -73,7 +73,7 @@ def _detail(
     request: Request,
     session: SessionDep,
     actor: AdminActor,
-    user_id: int,
+    user_id: Id,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
@@ -89,9 +89,7 @@ def _detail(
     return render(request, "admin/user.html", context, status_code=status)
 
 
-def _assignments(
-    session: SessionDep, actor: AdminActor, user_id: int
-) -> list[tuple[int, str, str]]:
+def _assignments(session: SessionDep, actor: AdminActor, user_id: Id) -> list[tuple[int, str, str]]:
     from app.models import CoachAssignment, User
 
     rows = session.exec(
@@ -107,13 +105,13 @@ def _assignments(
 
 
 @router.get("/users/{user_id}")
-def user_page(request: Request, session: SessionDep, actor: AdminActor, user_id: int) -> Response:
+def user_page(request: Request, session: SessionDep, actor: AdminActor, user_id: Id) -> Response:
     return _detail(request, session, actor, user_id)
 
 
 @router.post("/users/{user_id}/roles")
 def change_roles(
-    request: Request, session: SessionDep, actor: AdminActor, form: FormDep, user_id: int
+    request: Request, session: SessionDep, actor: AdminActor, form: FormDep, user_id: Id
 ) -> Response:
     try:
         service.set_roles(session, actor=actor, user_id=user_id, roles=form.get_list("roles"))
@@ -132,7 +130,7 @@ def change_roles(
 
 
 @router.post("/users/{user_id}/deactivate")
-def deactivate(request: Request, session: SessionDep, actor: AdminActor, user_id: int) -> Response:
+def deactivate(request: Request, session: SessionDep, actor: AdminActor, user_id: Id) -> Response:
     try:
         service.set_active(session, actor=actor, user_id=user_id, active=False)
     except InvalidInput as exc:
@@ -149,7 +147,7 @@ def deactivate(request: Request, session: SessionDep, actor: AdminActor, user_id
 
 
 @router.post("/users/{user_id}/reactivate")
-def reactivate(request: Request, session: SessionDep, actor: AdminActor, user_id: int) -> Response:
+def reactivate(request: Request, session: SessionDep, actor: AdminActor, user_id: Id) -> Response:
     service.set_active(session, actor=actor, user_id=user_id, active=True)
     audit.record(
         session, actor=actor, action="user.reactivate", request=request, subject_user_id=user_id
@@ -159,7 +157,7 @@ def reactivate(request: Request, session: SessionDep, actor: AdminActor, user_id
 
 
 @router.post("/users/{user_id}/invitation")
-def resend(request: Request, session: SessionDep, actor: AdminActor, user_id: int) -> Response:
+def resend(request: Request, session: SessionDep, actor: AdminActor, user_id: Id) -> Response:
     try:
         user = service.resend_invitation(session, actor=actor, user_id=user_id)
     except DomainError as exc:
@@ -175,7 +173,7 @@ def resend(request: Request, session: SessionDep, actor: AdminActor, user_id: in
 
 @router.post("/users/{user_id}/coaches")
 def add_coach(
-    request: Request, session: SessionDep, actor: AdminActor, form: FormDep, user_id: int
+    request: Request, session: SessionDep, actor: AdminActor, form: FormDep, user_id: Id
 ) -> Response:
     try:
         coach_id = int(form.get("coach_id") or 0)
@@ -201,7 +199,7 @@ def add_coach(
 
 @router.post("/assignments/{assignment_id}/delete")
 def remove_coach(
-    request: Request, session: SessionDep, actor: AdminActor, assignment_id: int
+    request: Request, session: SessionDep, actor: AdminActor, assignment_id: Id
 ) -> Response:
     assignment = service.remove_assignment(session, actor=actor, assignment_id=assignment_id)
     audit.record(
@@ -235,7 +233,7 @@ def outbox(request: Request, session: SessionDep, actor: AdminActor) -> Response
 
 @router.get("/outbox/{message_id}")
 def outbox_message(
-    request: Request, session: SessionDep, actor: AdminActor, message_id: int
+    request: Request, session: SessionDep, actor: AdminActor, message_id: Id
 ) -> Response:
     _require_outbox()
     message = session.get(OutboxMessage, message_id)

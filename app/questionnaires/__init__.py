@@ -1,0 +1,1 @@
+"""The organisation's instruments: listing, uploading, previewing and trying them out."""

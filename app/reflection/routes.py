@@ -1,0 +1,616 @@
+"""The professional's pages: relationships, trajectory overview and the session wizard."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from app import audit, i18n
+from app.db import SessionDep
+from app.deps import Actor, CurrentActor, Id, ProfessionalActor
+from app.errors import DomainError, InvalidInput, NotFound
+from app.forms import FormDep
+from app.htmx import is_htmx, redirect
+from app.i18n import gettext as _
+from app.instruments.schema import Sector as InstrumentSector
+from app.models import AgeBand, ReflectionSession, Sector, SessionStatus, Trajectory
+from app.programmes.schema import render_probes, render_prompt
+from app.questionnaires.service import Answers, build_form, read_answers
+from app.reflection import service
+from app.reflection.policies import own_relationship, readable_session, readable_trajectory
+from app.reflection.service import StepState
+from app.templating import flash, render
+
+router = APIRouter()
+
+
+def _relationship_form(
+    request: Request,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    relationship_id: int | None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "values": values,
+        "errors": errors,
+        "relationship_id": relationship_id,
+        "sectors": [s.value for s in Sector],
+        "age_bands": [a.value for a in AgeBand],
+    }
+    return render(request, "reflection/relationship_form.html", context, status_code=status)
+
+
+@router.get("/relationships")
+def relationships(request: Request, session: SessionDep, actor: ProfessionalActor) -> Response:
+    rows = service.list_relationships(session, actor=actor)
+    return render(request, "reflection/relationships.html", {"rows": rows})
+
+
+@router.get("/relationships/new")
+def new_relationship(request: Request, actor: ProfessionalActor) -> Response:
+    return _relationship_form(request, {}, {}, relationship_id=None)
+
+
+@router.post("/relationships")
+def create_relationship(
+    request: Request, session: SessionDep, actor: ProfessionalActor, form: FormDep
+) -> Response:
+    try:
+        relationship = service.save_relationship(session, actor=actor, values=form.values)
+    except InvalidInput as exc:
+        return _relationship_form(
+            request, form.values, exc.errors, relationship_id=None, status=422
+        )
+    flash(request, _("%(name)s has been added.", name=relationship.pseudonym))
+    return redirect(request, "/relationships")
+
+
+@router.get("/relationships/{relationship_id}/edit")
+def edit_relationship(
+    request: Request, session: SessionDep, actor: ProfessionalActor, relationship_id: Id
+) -> Response:
+    relationship = own_relationship(session, actor, relationship_id)
+    values = {
+        "pseudonym": relationship.pseudonym,
+        "sector": relationship.sector,
+        "age_band": relationship.age_band,
+        "setting": relationship.setting,
+        "known_since": relationship.known_since.isoformat() if relationship.known_since else "",
+        "is_contrast": "1" if relationship.is_contrast else "",
+    }
+    return _relationship_form(request, values, {}, relationship_id=relationship_id)
+
+
+@router.post("/relationships/{relationship_id}")
+def update_relationship(
+    request: Request,
+    session: SessionDep,
+    actor: ProfessionalActor,
+    form: FormDep,
+    relationship_id: Id,
+) -> Response:
+    try:
+        service.save_relationship(
+            session, actor=actor, values=form.values, relationship_id=relationship_id
+        )
+    except InvalidInput as exc:
+        return _relationship_form(
+            request, form.values, exc.errors, relationship_id=relationship_id, status=422
+        )
+    flash(request, _("Your changes have been saved."))
+    return redirect(request, "/relationships")
+
+
+@router.post("/relationships/{relationship_id}/archive")
+def archive_relationship(
+    request: Request, session: SessionDep, actor: ProfessionalActor, relationship_id: Id
+) -> Response:
+    relationship = service.archive_relationship(
+        session, actor=actor, relationship_id=relationship_id
+    )
+    flash(request, _("%(name)s has been archived.", name=relationship.pseudonym))
+    return redirect(request, "/relationships")
+
+
+@router.post("/relationships/{relationship_id}/trajectories")
+def start_trajectory(
+    request: Request,
+    session: SessionDep,
+    actor: ProfessionalActor,
+    form: FormDep,
+    relationship_id: Id,
+) -> Response:
+    contrast = form.get("contrast_id")
+    try:
+        trajectory = service.start_trajectory(
+            session,
+            actor=actor,
+            relationship_id=relationship_id,
+            contrast_id=int(contrast) if contrast.isdigit() else None,
+        )
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        flash(request, exc.message, "error")
+        return redirect(request, "/relationships")
+    return redirect(request, f"/trajectories/{trajectory.id}")
+
+
+# ---------------------------------------------------------------- trajectory overview
+
+
+def _audit_coach_view(
+    request: Request, session: SessionDep, actor: Actor, trajectory: Trajectory, what: str
+) -> None:
+    if actor.id != trajectory.professional_id:
+        audit.record(
+            session,
+            actor=actor,
+            action=what,
+            request=request,
+            subject_user_id=trajectory.professional_id,
+            role="coach",
+            detail=f"trajectory={trajectory.id}",
+        )
+
+
+@router.get("/trajectories/{trajectory_id}")
+def trajectory_page(
+    request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id
+) -> Response:
+    trajectory = readable_trajectory(session, actor, trajectory_id)
+    _audit_coach_view(request, session, actor, trajectory, "trajectory.view")
+    programme = service.programme_of(trajectory)
+    sessions = service.trajectory_sessions(session, trajectory)
+    relationship = own_or_coached_relationship(session, trajectory)
+    templates = {t.key: t for t in programme.sessions}
+    context = {
+        "trajectory": trajectory,
+        "relationship": relationship,
+        "sessions": [(s, templates[s.template_key]) for s in sessions],
+        "is_owner": actor.id == trajectory.professional_id,
+        "locale": i18n.get_locale(),
+    }
+    return render(request, "reflection/trajectory.html", context)
+
+
+def own_or_coached_relationship(session: SessionDep, trajectory: Trajectory) -> Any:
+    from app.models import FocusRelationship
+
+    relationship = session.get(FocusRelationship, trajectory.focus_relationship_id)
+    assert relationship is not None
+    return relationship
+
+
+@router.post("/sessions/{session_id}/open")
+def open_session(
+    request: Request, session: SessionDep, actor: CurrentActor, session_id: Id
+) -> Response:
+    reflection_session, trajectory = readable_session(session, actor, session_id)
+    if actor.id == trajectory.professional_id:
+        raise NotFound()  # only the coach opens a session that waits for the coach
+    try:
+        service.open_session(session, actor=actor, reflection_session=reflection_session)
+    except DomainError as exc:
+        flash(request, exc.message, "error")
+    else:
+        _audit_coach_view(request, session, actor, trajectory, "session.open")
+        flash(request, _("The session is open for the professional now."))
+    return redirect(request, f"/trajectories/{trajectory.id}")
+
+
+# ---------------------------------------------------------------- the wizard
+
+
+def _writable(actor: Actor, trajectory: Trajectory, step_type: str) -> bool:
+    """The professional answers every step; a coach may only type narrative answers."""
+    if actor.id == trajectory.professional_id:
+        return True
+    return step_type in ("narrative", "three_words")
+
+
+@router.get("/sessions/{session_id}")
+def resume_session(
+    request: Request, session: SessionDep, actor: CurrentActor, session_id: Id
+) -> Response:
+    reflection_session, trajectory = readable_session(session, actor, session_id)
+    if reflection_session.status in service.DONE:
+        return redirect(request, f"/sessions/{session_id}/summary")
+    template = service.session_template(trajectory, reflection_session)
+    step = reflection_session.current_step or template.steps[0].key
+    return redirect(request, f"/sessions/{session_id}/steps/{step}")
+
+
+def _step_page(
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    reflection_session: ReflectionSession,
+    trajectory: Trajectory,
+    step_key: str,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    conflict: Any = None,
+    answers_in: Answers | None = None,
+) -> Response:
+    template = service.session_template(trajectory, reflection_session)
+    index, step = service.find_step(template, step_key)
+    answers, responses = service.load_answers(session, reflection_session)
+    relationship = own_or_coached_relationship(session, trajectory)
+    locale = i18n.get_locale()
+    name = relationship.pseudonym
+    sector = sector_of(relationship)
+    steps = [
+        StepState(
+            template=s,
+            number=i + 1,
+            total=len(template.steps),
+            done=service.step_done(s, answers.get(s.key), responses.get(s.key)),
+        )
+        for i, s in enumerate(template.steps)
+    ]
+    state = steps[index]
+    state.answer = answers.get(step.key)
+    state.response = responses.get(step.key)
+    if step.type == "instrument":
+        state.instrument = service.instrument_for(step, state.response)
+        if answers_in is None:
+            stored = state.response.answers if state.response else {}
+            answers_in = Answers(posted={k: [str(v)] for k, v in stored.items()})
+        state.extra["form"] = build_form(
+            state.instrument,
+            locale=locale,
+            sector=sector,
+            name=name,
+            answers=answers_in,
+        )
+    context = {
+        "trajectory": trajectory,
+        "rsession": reflection_session,
+        "session_template": template,
+        "relationship": relationship,
+        "steps": steps,
+        "state": state,
+        "step": step,
+        "prompt": render_prompt(step, locale, sector, name),
+        "probes": render_probes(step, locale, sector, name),
+        "previous": steps[index - 1].template.key if index > 0 else None,
+        "next": steps[index + 1].template.key if index + 1 < len(steps) else None,
+        "values": values or {},
+        "errors": errors or {},
+        "conflict": conflict,
+        "editable": reflection_session.status in (SessionStatus.open, SessionStatus.in_progress)
+        and _writable(actor, trajectory, step.type),
+        "coach_mode": actor.id != trajectory.professional_id,
+        "locale": locale,
+    }
+    response = render(request, "reflection/step.html", context, status_code=status, block="wizard")
+    if is_htmx(request):
+        response.headers["HX-Push-Url"] = f"/sessions/{reflection_session.id}/steps/{step.key}"
+    return response
+
+
+@router.get("/sessions/{session_id}/steps/{step_key}")
+def step_page(
+    request: Request, session: SessionDep, actor: CurrentActor, session_id: Id, step_key: str
+) -> Response:
+    reflection_session, trajectory = readable_session(session, actor, session_id)
+    if reflection_session.status in (SessionStatus.locked, SessionStatus.waiting):
+        flash(request, _("This session is not open yet."), "error")
+        return redirect(request, f"/trajectories/{trajectory.id}")
+    _audit_coach_view(request, session, actor, trajectory, "session.view")
+    return _step_page(request, session, actor, reflection_session, trajectory, step_key)
+
+
+@router.post("/sessions/{session_id}/steps/{step_key}")
+def submit_step(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    form: FormDep,
+    session_id: Id,
+    step_key: str,
+) -> Response:
+    reflection_session, trajectory = readable_session(session, actor, session_id)
+    template = service.session_template(trajectory, reflection_session)
+    index, step = service.find_step(template, step_key)
+    action = form.get("action") or "next"
+    if not _writable(actor, trajectory, step.type):
+        raise NotFound()
+    if reflection_session.status in service.DONE:
+        # A double submit or a back-button resubmit of a finished session.
+        flash(request, _("This session is already finished. Your answers were saved."))
+        return redirect(request, f"/sessions/{session_id}/summary")
+    keep = {**form.values, "words": form.get_list("words")}
+    if step.type == "instrument" and action != "back":
+        return _submit_instrument(
+            request, session, actor, reflection_session, trajectory, template, index, form, action
+        )
+    try:
+        if action == "back":
+            if step.type != "instrument" and form.get("text"):
+                _save_quietly(session, actor, reflection_session, trajectory, step, form)
+            target = template.steps[max(index - 1, 0)].key
+        else:
+            service.submit_step(
+                session,
+                actor=actor,
+                reflection_session=reflection_session,
+                trajectory=trajectory,
+                step=step,
+                values=form.values,
+                lists=form.lists,
+            )
+            if actor.id != trajectory.professional_id:
+                _audit_coach_view(request, session, actor, trajectory, "narrative.coach_entered")
+            if action == "later":
+                flash(request, _("Saved. You can carry on later, also on another device."))
+                return redirect(request, f"/trajectories/{trajectory.id}")
+            if index + 1 < len(template.steps):
+                target = template.steps[index + 1].key
+            else:
+                return _finish(request, session, actor, reflection_session, trajectory)
+    except InvalidInput as exc:
+        return _step_page(
+            request,
+            session,
+            actor,
+            reflection_session,
+            trajectory,
+            step_key,
+            values=keep,
+            errors=exc.errors,
+            status=422,
+        )
+    except service.VersionConflict as exc:
+        return _step_page(
+            request,
+            session,
+            actor,
+            reflection_session,
+            trajectory,
+            step_key,
+            values=keep,
+            status=409,
+            conflict=exc.answer,
+        )
+    except service.SessionClosed as exc:
+        flash(request, exc.message, "error")
+        return redirect(request, f"/trajectories/{trajectory.id}")
+    reflection_session.current_step = target
+    session.add(reflection_session)
+    if is_htmx(request):
+        return _step_page(request, session, actor, reflection_session, trajectory, target)
+    return redirect(request, f"/sessions/{session_id}/steps/{target}")
+
+
+def _submit_instrument(
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    reflection_session: ReflectionSession,
+    trajectory: Trajectory,
+    template: Any,
+    index: int,
+    form: FormDep,
+    action: str,
+) -> Response:
+    """Store the answers given; all must be answered (and valid) to go on."""
+    step = template.steps[index]
+    relationship = own_or_coached_relationship(session, trajectory)
+    try:
+        service.ensure_editable(reflection_session)
+    except service.SessionClosed as exc:
+        flash(request, exc.message, "error")
+        return redirect(request, f"/trajectories/{trajectory.id}")
+    _answers, responses = service.load_answers(session, reflection_session)
+    definition = service.instrument_for(step, responses.get(step.key))
+    answers = read_answers(
+        definition,
+        form.lists,
+        name=relationship.pseudonym,
+        locale=i18n.get_locale(),
+        sector=sector_of(relationship),
+    )
+    valid = {k: v for k, v in answers.values.items() if isinstance(v, int)}
+    service.save_instrument_answers(
+        session,
+        reflection_session=reflection_session,
+        trajectory=trajectory,
+        step=step,
+        answers=valid,
+        complete=answers.ok,
+    )
+    if not answers.ok and action != "later":
+        return _step_page(
+            request,
+            session,
+            actor,
+            reflection_session,
+            trajectory,
+            step.key,
+            status=422,
+            answers_in=answers,
+        )
+    if action == "later":
+        flash(request, _("Saved. You can carry on later, also on another device."))
+        return redirect(request, f"/trajectories/{trajectory.id}")
+    if index + 1 >= len(template.steps):
+        return _finish(request, session, actor, reflection_session, trajectory)
+    target = template.steps[index + 1].key
+    reflection_session.current_step = target
+    session.add(reflection_session)
+    if is_htmx(request):
+        return _step_page(request, session, actor, reflection_session, trajectory, target)
+    return redirect(request, f"/sessions/{reflection_session.id}/steps/{target}")
+
+
+@router.post("/sessions/{session_id}/steps/{step_key}/answers")
+def save_item(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    form: FormDep,
+    session_id: Id,
+    step_key: str,
+) -> Response:
+    """htmx: store one answered question at once, so nothing is lost between pages."""
+    reflection_session, trajectory = readable_session(session, actor, session_id)
+    template = service.session_template(trajectory, reflection_session)
+    _position, step = service.find_step(template, step_key)
+    if step.type != "instrument" or actor.id != trajectory.professional_id:
+        raise NotFound()
+    _answers, responses = service.load_answers(session, reflection_session)
+    definition = service.instrument_for(step, responses.get(step.key))
+    answers = read_answers(definition, form.lists)
+    posted = {k for k in answers.posted if answers.posted[k]}
+    valid = {k: v for k, v in answers.values.items() if isinstance(v, int) and k in posted}
+    if not valid or answers.form_errors:
+        return HTMLResponse(_("Not saved: choose one of the answers given."), status_code=422)
+    try:
+        service.save_instrument_answers(
+            session,
+            reflection_session=reflection_session,
+            trajectory=trajectory,
+            step=step,
+            answers=valid,
+            complete=False,
+        )
+    except service.SessionClosed as exc:
+        return HTMLResponse(exc.message, status_code=409)
+    return HTMLResponse(_("Saved"))
+
+
+def _save_quietly(
+    session: SessionDep,
+    actor: Actor,
+    reflection_session: ReflectionSession,
+    trajectory: Trajectory,
+    step: Any,
+    form: FormDep,
+) -> None:
+    """Going back keeps what was typed, without asking for it to be complete."""
+    try:
+        base = int(form.get("version") or 0)
+    except ValueError:
+        return
+    service.save_draft(
+        session,
+        actor=actor,
+        reflection_session=reflection_session,
+        trajectory=trajectory,
+        step=step,
+        text=form.get("text"),
+        base_version=base,
+        words=form.get_list("words") if step.type == "three_words" else None,
+    )
+
+
+def _finish(
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    reflection_session: ReflectionSession,
+    trajectory: Trajectory,
+) -> Response:
+    missing = service.complete_session(
+        session, reflection_session=reflection_session, trajectory=trajectory
+    )
+    if missing:
+        flash(request, _("A few steps still need an answer before you can finish."), "error")
+        return redirect(request, f"/sessions/{reflection_session.id}/steps/{missing[0]}")
+    flash(request, _("Well done: this session is finished."))
+    return redirect(request, f"/sessions/{reflection_session.id}/summary")
+
+
+@router.post("/sessions/{session_id}/steps/{step_key}/draft")
+def autosave(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    form: FormDep,
+    session_id: Id,
+    step_key: str,
+) -> Response:
+    reflection_session, trajectory = readable_session(session, actor, session_id)
+    template = service.session_template(trajectory, reflection_session)
+    _position, step = service.find_step(template, step_key)
+    if step.type not in service.TEXT_TYPES or not _writable(actor, trajectory, step.type):
+        raise NotFound()
+    try:
+        base = int(form.get("version") or 0)
+    except ValueError:
+        return JSONResponse({"error": _("Something is wrong with this request")}, status_code=400)
+    try:
+        answer = service.save_draft(
+            session,
+            actor=actor,
+            reflection_session=reflection_session,
+            trajectory=trajectory,
+            step=step,
+            text=form.get("text"),
+            base_version=base,
+            words=form.get_list("words") if step.type == "three_words" else None,
+        )
+    except service.VersionConflict as exc:
+        return JSONResponse(
+            {
+                "conflict": True,
+                "version": exc.answer.version,
+                "text": exc.answer.text,
+                "words": exc.answer.words,
+                "message": exc.message,
+            },
+            status_code=409,
+        )
+    except InvalidInput as exc:
+        return JSONResponse({"error": exc.message}, status_code=422)
+    except service.SessionClosed as exc:
+        return JSONResponse({"error": exc.message}, status_code=409)
+    if actor.id != trajectory.professional_id:
+        _audit_coach_view(request, session, actor, trajectory, "narrative.coach_entered")
+    saved = answer.saved_at
+    return JSONResponse(
+        {
+            "version": answer.version,
+            "saved_at": saved.isoformat(),
+            "message": _("Saved at %(time)s", time=_local_time(saved)),
+        }
+    )
+
+
+def _local_time(moment: Any) -> str:
+    from babel.dates import format_time
+
+    return format_time(moment, format="HH:mm", tzinfo=i18n.local_zone(), locale=i18n.get_locale())
+
+
+@router.get("/sessions/{session_id}/summary")
+def summary(request: Request, session: SessionDep, actor: CurrentActor, session_id: Id) -> Response:
+    from app.reflection.changes import what_changed
+
+    reflection_session, trajectory = readable_session(session, actor, session_id)
+    _audit_coach_view(request, session, actor, trajectory, "summary.view")
+    programme = service.programme_of(trajectory)
+    context = {
+        "trajectory": trajectory,
+        "rsession": reflection_session,
+        "session_template": programme.session(reflection_session.template_key),
+        "relationship": own_or_coached_relationship(session, trajectory),
+        "changed": what_changed(
+            session, trajectory=trajectory, programme=programme, locale=i18n.get_locale()
+        ),
+        "phase_titles": {t.phase: t.title.get(i18n.get_locale()) for t in programme.sessions},
+    }
+    return render(request, "reflection/summary.html", context)
+
+
+def sector_of(relationship: Any) -> InstrumentSector:
+    """The relationship's sector as the instrument wording knows it."""
+    return cast(InstrumentSector, relationship.sector)

@@ -1,0 +1,611 @@
+"""The professional's programme: focus relationships, trajectories, sessions and their steps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.deps import Actor
+from app.errors import DomainError, InvalidInput, NotFound
+from app.i18n import gettext as _
+from app.instruments.loader import builtin_definition
+from app.instruments.schema import InstrumentDefinition
+from app.instruments.scoring import score_response
+from app.models import (
+    AgeBand,
+    CoachAssignment,
+    FocusRelationship,
+    InstrumentResponse,
+    NarrativeAnswer,
+    ReflectionSession,
+    Sector,
+    SessionStatus,
+    Trajectory,
+    TrajectoryStatus,
+    utcnow,
+)
+from app.programmes.loader import builtin_programme
+from app.programmes.schema import ProgrammeDefinition, SessionTemplate, StepTemplate
+from app.reflection.policies import own_relationship
+
+DEFAULT_PROGRAMME = "llinc"
+PSEUDONYM_LIMIT = 40
+SETTING_LIMIT = 120
+WORD_LIMIT = 40
+TEXT_TYPES = ("narrative", "reflection", "experiment", "three_words")
+DONE = (SessionStatus.completed, SessionStatus.reviewed, SessionStatus.skipped)
+
+
+class VersionConflict(DomainError):
+    """The answer was saved from another window since this one loaded it."""
+
+    status_code = 409
+
+    def __init__(self, answer: NarrativeAnswer) -> None:
+        super().__init__(_("This answer was changed in another window."))
+        self.answer = answer
+
+
+class SessionClosed(DomainError):
+    """The session is finished (or not open yet) and cannot be changed."""
+
+    status_code = 409
+
+
+# ---------------------------------------------------------------- focus relationships
+
+_FULL_NAME = re.compile(
+    r"^[A-ZÀ-Þ][a-zà-ÿ'-]+\s+(?:(?:van|de|der|den|ter|ten|el|al)\s+)*[A-ZÀ-Þ][a-zà-ÿ'-]+$"
+)
+
+
+def relationship_errors(values: dict[str, str]) -> dict[str, str]:
+    """Problems with a focus relationship form, keyed by field."""
+    errors: dict[str, str] = {}
+    pseudonym = values.get("pseudonym", "").strip()
+    if not pseudonym:
+        errors["pseudonym"] = _("Fill in a made-up name or initials for this child or client.")
+    elif len(pseudonym) > PSEUDONYM_LIMIT:
+        errors["pseudonym"] = _(
+            "A pseudonym can be at most %(limit)s characters.", limit=PSEUDONYM_LIMIT
+        )
+    elif _FULL_NAME.match(pseudonym):
+        errors["pseudonym"] = _(
+            "This looks like a first name and a surname. Never use the real name: "
+            "choose a made-up name or initials."
+        )
+    if values.get("sector") not in {s.value for s in Sector}:
+        errors["sector"] = _("Choose the setting you work in.")
+    if values.get("age_band") not in {a.value for a in AgeBand}:
+        errors["age_band"] = _("Choose an age group.")
+    if len(values.get("setting", "")) > SETTING_LIMIT:
+        errors["setting"] = _("At most %(limit)s characters.", limit=SETTING_LIMIT)
+    since = values.get("known_since", "").strip()
+    if since:
+        try:
+            parsed = date.fromisoformat(since)
+        except ValueError:
+            errors["known_since"] = _("Fill in a date like 2025-09-01, or leave it empty.")
+        else:
+            if parsed > date.today():
+                errors["known_since"] = _("This date is in the future.")
+    return errors
+
+
+def list_relationships(
+    session: Session, *, actor: Actor
+) -> list[tuple[FocusRelationship, Trajectory | None]]:
+    """The actor's focus relationships with their current trajectory (two queries)."""
+    relationships = list(
+        session.exec(
+            select(FocusRelationship)
+            .where(
+                FocusRelationship.professional_id == actor.id,
+                FocusRelationship.organisation_id == actor.organisation_id,
+            )
+            .order_by(
+                col(FocusRelationship.archived_at).is_not(None), col(FocusRelationship.created_at)
+            )
+        ).all()
+    )
+    trajectories = session.exec(
+        select(Trajectory)
+        .where(
+            Trajectory.professional_id == actor.id,
+            Trajectory.organisation_id == actor.organisation_id,
+        )
+        .order_by(col(Trajectory.created_at))
+    ).all()
+    latest = {t.focus_relationship_id: t for t in trajectories}
+    return [(r, latest.get(r.id or 0)) for r in relationships]
+
+
+def save_relationship(
+    session: Session, *, actor: Actor, values: dict[str, str], relationship_id: int | None = None
+) -> FocusRelationship:
+    """Create or update a focus relationship from form values."""
+    errors = relationship_errors(values)
+    if errors:
+        raise InvalidInput(errors)
+    if relationship_id is None:
+        relationship = FocusRelationship(
+            organisation_id=actor.organisation_id,
+            professional_id=actor.id,
+            pseudonym="",
+            sector="",
+            age_band="",
+        )
+    else:
+        relationship = own_relationship(session, actor, relationship_id)
+    since = values.get("known_since", "").strip()
+    relationship.pseudonym = values["pseudonym"].strip()
+    relationship.sector = values["sector"]
+    relationship.age_band = values["age_band"]
+    relationship.setting = values.get("setting", "").strip()
+    relationship.known_since = date.fromisoformat(since) if since else None
+    relationship.is_contrast = values.get("is_contrast") == "1"
+    relationship.updated_at = utcnow()
+    session.add(relationship)
+    session.flush()
+    return relationship
+
+
+def archive_relationship(
+    session: Session, *, actor: Actor, relationship_id: int
+) -> FocusRelationship:
+    """Put a focus relationship (and its active trajectory) aside; nothing is deleted."""
+    relationship = own_relationship(session, actor, relationship_id)
+    relationship.archived_at = utcnow()
+    session.add(relationship)
+    for trajectory in session.exec(
+        select(Trajectory).where(
+            Trajectory.focus_relationship_id == relationship.id,
+            Trajectory.status == TrajectoryStatus.active,
+        )
+    ).all():
+        trajectory.status = TrajectoryStatus.archived
+        session.add(trajectory)
+    return relationship
+
+
+# ---------------------------------------------------------------- trajectories
+
+
+def programme_of(trajectory: Trajectory) -> ProgrammeDefinition:
+    """The programme definition (key and version) this trajectory follows."""
+    return builtin_programme(trajectory.programme_key, trajectory.programme_version)
+
+
+def start_trajectory(
+    session: Session, *, actor: Actor, relationship_id: int, contrast_id: int | None = None
+) -> Trajectory:
+    """Start the programme for one focus relationship (one active trajectory at a time)."""
+    relationship = own_relationship(session, actor, relationship_id)
+    if relationship.archived_at is not None:
+        raise DomainError(_("This relationship is archived. Restore it first."))
+    existing = session.exec(
+        select(Trajectory).where(
+            Trajectory.focus_relationship_id == relationship.id,
+            Trajectory.status == TrajectoryStatus.active,
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    if contrast_id is not None:
+        contrast = own_relationship(session, actor, contrast_id)
+        if contrast.id == relationship.id:
+            contrast_id = None
+    programme = builtin_programme(DEFAULT_PROGRAMME)
+    coach_id = session.exec(
+        select(CoachAssignment.coach_id)
+        .where(CoachAssignment.professional_id == actor.id)
+        .order_by(col(CoachAssignment.created_at))
+    ).first()
+    trajectory = Trajectory(
+        organisation_id=actor.organisation_id,
+        professional_id=actor.id,
+        focus_relationship_id=relationship.id,  # type: ignore[arg-type]
+        contrast_relationship_id=contrast_id,
+        coach_id=coach_id,
+        programme_key=programme.key,
+        programme_version=programme.version,
+    )
+    session.add(trajectory)
+    session.flush()
+    sessions = [
+        ReflectionSession(
+            organisation_id=actor.organisation_id,
+            trajectory_id=trajectory.id,  # type: ignore[arg-type]
+            position=index,
+            template_key=template.key,
+            phase=template.phase,
+            current_step=template.steps[0].key,
+        )
+        for index, template in enumerate(programme.sessions)
+    ]
+    refresh_statuses(programme, sessions, today=date.today())
+    session.add_all(sessions)
+    return trajectory
+
+
+def refresh_statuses(
+    programme: ProgrammeDefinition, sessions: list[ReflectionSession], *, today: date
+) -> None:
+    """Open sessions whose turn has come; set suggested dates from the last finished one."""
+    by_key = {s.template_key: s for s in sessions}
+    blocked = False
+    last_done: date | None = None
+    for template in programme.sessions:
+        current = by_key[template.key]
+        if current.completed_at is not None:
+            last_done = current.completed_at.date()
+        if current.status in DONE or current.status == SessionStatus.in_progress:
+            continue
+        if not blocked:
+            base = last_done or today
+            if current.suggested_date is None:
+                current.suggested_date = base + timedelta(
+                    days=template.suggested_days_after_previous
+                )
+            if current.status in (SessionStatus.locked, SessionStatus.waiting):
+                current.status = (
+                    SessionStatus.open if template.opens == "auto" else SessionStatus.waiting
+                )
+        if not template.optional:
+            blocked = True
+
+
+def trajectory_sessions(session: Session, trajectory: Trajectory) -> list[ReflectionSession]:
+    """The sessions of a trajectory in programme order."""
+    return list(
+        session.exec(
+            select(ReflectionSession)
+            .where(ReflectionSession.trajectory_id == trajectory.id)
+            .order_by(col(ReflectionSession.position))
+        ).all()
+    )
+
+
+def open_session(session: Session, *, actor: Actor, reflection_session: ReflectionSession) -> None:
+    """A coach opens a session that waits for them."""
+    if reflection_session.status != SessionStatus.waiting:
+        raise SessionClosed(_("This session cannot be opened now."))
+    reflection_session.status = SessionStatus.open
+    reflection_session.opened_at = utcnow()
+    reflection_session.opened_by_id = actor.id
+    session.add(reflection_session)
+
+
+# ---------------------------------------------------------------- steps
+
+
+@dataclass
+class StepState:
+    """One step of a session as the wizard shows it."""
+
+    template: StepTemplate
+    number: int
+    total: int
+    answer: NarrativeAnswer | None = None
+    response: InstrumentResponse | None = None
+    instrument: InstrumentDefinition | None = None
+    done: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def session_template(
+    trajectory: Trajectory, reflection_session: ReflectionSession
+) -> SessionTemplate:
+    return programme_of(trajectory).session(reflection_session.template_key)
+
+
+def find_step(template: SessionTemplate, step_key: str) -> tuple[int, StepTemplate]:
+    """The position and template of a step, or 404 for a step id that is not in the session."""
+    for index, step in enumerate(template.steps):
+        if step.key == step_key:
+            return index, step
+    raise NotFound()
+
+
+def load_answers(
+    session: Session, reflection_session: ReflectionSession
+) -> tuple[dict[str, NarrativeAnswer], dict[str, InstrumentResponse]]:
+    """Every stored answer of a session (two queries)."""
+    answers = {
+        a.step_key: a
+        for a in session.exec(
+            select(NarrativeAnswer).where(NarrativeAnswer.session_id == reflection_session.id)
+        ).all()
+    }
+    responses = {
+        r.step_key: r
+        for r in session.exec(
+            select(InstrumentResponse).where(InstrumentResponse.session_id == reflection_session.id)
+        ).all()
+    }
+    return answers, responses
+
+
+def step_done(
+    step: StepTemplate, answer: NarrativeAnswer | None, response: InstrumentResponse | None
+) -> bool:
+    if step.type == "instrument":
+        return response is not None and response.completed_at is not None
+    return answer is not None and answer.submitted_at is not None
+
+
+def ensure_editable(reflection_session: ReflectionSession) -> None:
+    """Only open and started sessions take answers."""
+    if reflection_session.status in DONE:
+        raise SessionClosed(_("This session is finished; its answers can no longer be changed."))
+    if reflection_session.status not in (SessionStatus.open, SessionStatus.in_progress):
+        raise SessionClosed(_("This session is not open yet."))
+
+
+def _touch(reflection_session: ReflectionSession, trajectory: Trajectory, step_key: str) -> None:
+    now = utcnow()
+    if reflection_session.status == SessionStatus.open:
+        reflection_session.status = SessionStatus.in_progress
+        reflection_session.started_at = now
+    reflection_session.current_step = step_key
+    reflection_session.last_activity_at = now
+    trajectory.last_activity_at = now
+
+
+def save_draft(
+    session: Session,
+    *,
+    actor: Actor,
+    reflection_session: ReflectionSession,
+    trajectory: Trajectory,
+    step: StepTemplate,
+    text: str,
+    words: list[str] | None,
+    base_version: int,
+) -> NarrativeAnswer:
+    """Autosave: store the text as a draft if nobody saved a newer version meanwhile."""
+    ensure_editable(reflection_session)
+    if step.type not in (*TEXT_TYPES, "consent"):
+        raise NotFound()
+    limit = step.text_limit or 0
+    if len(text) > limit:
+        raise InvalidInput(
+            {
+                "text": _(
+                    "This is too long: at most %(limit)s characters (you typed %(count)s).",
+                    limit=limit,
+                    count=len(text),
+                )
+            }
+        )
+    now = utcnow()
+    values: dict[str, Any] = {
+        "text": text,
+        "saved_at": now,
+        "entered_by_id": actor.id,
+        "coach_entered": actor.id != trajectory.professional_id,
+    }
+    if words is not None:
+        values["words"] = [w.strip()[:WORD_LIMIT] for w in words]
+    # The version check is part of the UPDATE itself, so two saves racing from two tabs
+    # cannot both win: the database decides, not the order in which Python ran.
+    result = session.execute(
+        update(NarrativeAnswer)
+        .where(
+            col(NarrativeAnswer.session_id) == reflection_session.id,
+            col(NarrativeAnswer.step_key) == step.key,
+            col(NarrativeAnswer.version) == base_version,
+        )
+        .values(version=base_version + 1, **values)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        if base_version != 0:
+            current = _current_answer(session, reflection_session, step)
+            if current.text == text and (words is None or current.words == values["words"]):
+                return current  # the same text arrived twice (a beacon and a submit)
+            raise VersionConflict(current)
+        try:
+            with session.begin_nested():
+                session.add(
+                    NarrativeAnswer(
+                        organisation_id=reflection_session.organisation_id,
+                        session_id=reflection_session.id,  # type: ignore[arg-type]
+                        step_key=step.key,
+                        version=1,
+                        **values,
+                    )
+                )
+        except IntegrityError:
+            raise VersionConflict(_current_answer(session, reflection_session, step)) from None
+    _touch(reflection_session, trajectory, step.key)
+    session.add(reflection_session)
+    session.add(trajectory)
+    session.flush()
+    return _current_answer(session, reflection_session, step)
+
+
+def _current_answer(
+    session: Session, reflection_session: ReflectionSession, step: StepTemplate
+) -> NarrativeAnswer:
+    answer = session.exec(
+        select(NarrativeAnswer)
+        .where(
+            NarrativeAnswer.session_id == reflection_session.id,
+            NarrativeAnswer.step_key == step.key,
+        )
+        .execution_options(populate_existing=True)
+    ).first()
+    if answer is None:
+        raise NotFound()
+    return answer
+
+
+def instrument_for(step: StepTemplate, response: InstrumentResponse | None) -> InstrumentDefinition:
+    """The instrument of a step: the stored version once answered, else the newest one."""
+    assert step.instrument is not None
+    if response is not None:
+        return builtin_definition(response.instrument_key, response.instrument_version)
+    return builtin_definition(step.instrument)
+
+
+def save_instrument_answers(
+    session: Session,
+    *,
+    reflection_session: ReflectionSession,
+    trajectory: Trajectory,
+    step: StepTemplate,
+    answers: dict[str, int],
+    complete: bool,
+) -> InstrumentResponse:
+    """Merge answers into the stored response; on completion every item must be answered."""
+    ensure_editable(reflection_session)
+    response = session.exec(
+        select(InstrumentResponse).where(
+            InstrumentResponse.session_id == reflection_session.id,
+            InstrumentResponse.step_key == step.key,
+        )
+    ).first()
+    definition = instrument_for(step, response)
+    if response is None:
+        response = InstrumentResponse(
+            organisation_id=reflection_session.organisation_id,
+            session_id=reflection_session.id,  # type: ignore[arg-type]
+            trajectory_id=trajectory.id,  # type: ignore[arg-type]
+            step_key=step.key,
+            phase=reflection_session.phase,
+            instrument_key=definition.key,
+            instrument_version=definition.version,
+        )
+    known = {item.key for item in definition.items}
+    merged = {**response.answers, **{k: v for k, v in answers.items() if k in known}}
+    complete = complete and known <= merged.keys()
+    scores = score_response(definition, merged)
+    response.answers = merged
+    response.scores = {key: score.value for key, score in scores.items()}
+    response.updated_at = utcnow()
+    if complete:
+        response.completed_at = response.completed_at or utcnow()
+    session.add(response)
+    _touch(reflection_session, trajectory, step.key)
+    session.add(reflection_session)
+    session.add(trajectory)
+    return response
+
+
+def submit_step(
+    session: Session,
+    *,
+    actor: Actor,
+    reflection_session: ReflectionSession,
+    trajectory: Trajectory,
+    step: StepTemplate,
+    values: dict[str, str],
+    lists: dict[str, list[str]],
+) -> None:
+    """Store a step's answer as given with "next"; InvalidInput names what is missing."""
+    ensure_editable(reflection_session)
+    if step.type == "instrument":
+        raise NotFound()  # instrument steps are stored by save_instrument_answers
+    if step.type == "consent":
+        if values.get("consent_programme") != "1":
+            raise InvalidInput(
+                {"consent_programme": _("You can only take part when you agree to this.")}
+            )
+        trajectory.consent_at = trajectory.consent_at or utcnow()
+        trajectory.research_consent = values.get("consent_research") == "1"
+        session.add(trajectory)
+        text, words = "", None
+    else:
+        text = values.get("text", "")
+        words = lists.get("words") if step.type == "three_words" else None
+        errors: dict[str, str] = {}
+        if words is not None:
+            words = [*words, "", "", ""][:3]
+            for index, word in enumerate(words):
+                if step.required and not word.strip():
+                    errors[f"words-{index + 1}"] = _("Fill in a word here.")
+                elif len(word.strip()) > WORD_LIMIT:
+                    errors[f"words-{index + 1}"] = _(
+                        "At most %(limit)s characters.", limit=WORD_LIMIT
+                    )
+        if step.required and not text.strip():
+            errors["text"] = _("Write a few sentences here before you go on.")
+        if len(text) > (step.text_limit or 0):
+            errors["text"] = _(
+                "This is too long: at most %(limit)s characters (you typed %(count)s).",
+                limit=step.text_limit,
+                count=len(text),
+            )
+        if errors:
+            raise InvalidInput(errors)
+    try:
+        base = int(values.get("version", "0") or 0)
+    except ValueError:
+        base = -1
+    answer = save_draft(
+        session,
+        actor=actor,
+        reflection_session=reflection_session,
+        trajectory=trajectory,
+        step=step,
+        text=text,
+        words=words,
+        base_version=base,
+    )
+    answer.submitted_at = utcnow()
+    session.add(answer)
+
+
+def complete_session(
+    session: Session, *, reflection_session: ReflectionSession, trajectory: Trajectory
+) -> list[str]:
+    """Finish a session when every required step is done; returns the keys still missing."""
+    ensure_editable(reflection_session)
+    template = session_template(trajectory, reflection_session)
+    answers, responses = load_answers(session, reflection_session)
+    missing = [
+        step.key
+        for step in template.steps
+        if step.required and not step_done(step, answers.get(step.key), responses.get(step.key))
+    ]
+    if missing:
+        return missing
+    now = utcnow()
+    reflection_session.status = SessionStatus.completed
+    reflection_session.completed_at = now
+    session.add(reflection_session)
+    programme = programme_of(trajectory)
+    sessions = trajectory_sessions(session, trajectory)
+    for item in sessions:
+        if item.id == reflection_session.id:
+            item.status, item.completed_at = reflection_session.status, now
+    refresh_statuses(programme, sessions, today=now.date())
+    session.add_all(sessions)
+    required = {t.key for t in programme.sessions if not t.optional}
+    if all(s.status in DONE for s in sessions if s.template_key in required):
+        trajectory.status = TrajectoryStatus.completed
+        trajectory.completed_at = now
+    trajectory.last_activity_at = now
+    session.add(trajectory)
+    return []
+
+
+def count_sessions(session: Session, trajectory_ids: list[int]) -> dict[int, int]:
+    """Completed sessions per trajectory (one query)."""
+    if not trajectory_ids:
+        return {}
+    rows = session.exec(
+        select(ReflectionSession.trajectory_id, func.count())
+        .where(
+            col(ReflectionSession.trajectory_id).in_(trajectory_ids),
+            col(ReflectionSession.status).in_([str(s) for s in DONE]),
+        )
+        .group_by(col(ReflectionSession.trajectory_id))
+    ).all()
+    return {int(t): int(n) for t, n in rows}

@@ -1,0 +1,401 @@
+"""The professional's programme: relationships, trajectory, the wizard, autosave, what changed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import Session, select
+
+from app.instruments.loader import builtin_definition
+from app.models import (
+    AuditEvent,
+    FocusRelationship,
+    InstrumentResponse,
+    NarrativeAnswer,
+    ReflectionSession,
+    SessionStatus,
+    Trajectory,
+)
+from tests.conftest import Cast, Client
+
+GOOD = {"pseudonym": "Kiki", "sector": "education", "age_band": "8-11", "setting": "groep 6"}
+
+
+def make_relationship(client: Client, **values: str) -> int:
+    response = client.post_form("/relationships", {**GOOD, **values})
+    assert response.status_code == 303, response.text
+    page = client.get("/relationships").text
+    ids = re.findall(r"/relationships/(\d+)/edit", page)
+    return int(ids[-1])
+
+
+def start(client: Client, db: Session) -> tuple[Trajectory, dict[str, ReflectionSession]]:
+    relationship_id = make_relationship(client)
+    response = client.post_form(f"/relationships/{relationship_id}/trajectories")
+    assert response.status_code == 303
+    trajectory_id = int(response.headers["location"].rsplit("/", 1)[1])
+    trajectory = db.get(Trajectory, trajectory_id)
+    assert trajectory is not None
+    sessions = db.exec(
+        select(ReflectionSession).where(ReflectionSession.trajectory_id == trajectory_id)
+    ).all()
+    return trajectory, {s.template_key: s for s in sessions}
+
+
+def answer_instrument(client: Client, session_id: int, step: str, value: int = 3) -> None:
+    definition = builtin_definition(step)
+    data = {f"item-{item.key}": str(value) for item in definition.items}
+    response = client.post_form(f"/sessions/{session_id}/steps/{step}", {**data, "action": "next"})
+    assert response.status_code == 303, response.text
+
+
+def do_intake(client: Client, session_id: int) -> None:
+    response = client.post_form(
+        f"/sessions/{session_id}/steps/consent", {"consent_programme": "1", "action": "next"}
+    )
+    assert response.status_code == 303
+    for step in ("relationship", "efficacy", "strain", "empathy"):
+        answer_instrument(client, session_id, step)
+
+
+# ------------------------------------------------------------------ focus relationships
+
+
+def test_a_professional_adds_a_relationship_with_a_pseudonym(client: Client, cast: Cast) -> None:
+    client.login_as(cast.professional)
+    page = client.get("/relationships/new").text
+    assert "Gebruik nooit de echte naam" in page
+    make_relationship(client)
+    assert "Kiki" in client.get("/relationships").text
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"pseudonym": ""}, "pseudonym", "verzonnen naam"),
+        ({"pseudonym": "Jan Jansen"}, "pseudonym", "echte naam"),
+        ({"pseudonym": "x" * 41}, "pseudonym", "40"),
+        ({"sector": "circus"}, "sector", "Kies"),
+        ({"age_band": "99"}, "age_band", "leeftijd"),
+        ({"known_since": "2999-01-01"}, "known_since", "toekomst"),
+        ({"known_since": "gisteren"}, "known_since", "2025-09-01"),
+    ],
+)
+def test_bad_relationship_input_is_explained_and_kept(
+    client: Client, cast: Cast, values: dict[str, str], field: str, message: str
+) -> None:
+    client.login_as(cast.professional)
+    response = client.post_form("/relationships", {**GOOD, **values})
+    assert response.status_code == 422
+    assert f'href="#field-{field}"' in response.text
+    assert message.lower() in response.text.lower()
+    assert 'value="groep 6"' in response.text  # what was typed stays
+
+
+def test_another_professionals_relationship_is_not_found(
+    client: Client, make_client: type[Client], cast: Cast
+) -> None:
+    owner = make_client().login_as(cast.professional)
+    relationship_id = make_relationship(owner)
+    client.login_as(cast.unassigned_professional)
+    assert client.get(f"/relationships/{relationship_id}/edit").status_code == 404
+    assert client.post_form(f"/relationships/{relationship_id}", GOOD).status_code == 404
+    assert client.post_form(f"/relationships/{relationship_id}/archive").status_code == 404
+
+
+def test_editing_and_archiving(client: Client, cast: Cast, db: Session) -> None:
+    client.login_as(cast.professional)
+    relationship_id = make_relationship(client)
+    response = client.post_form(f"/relationships/{relationship_id}", {**GOOD, "pseudonym": "K."})
+    assert response.status_code == 303
+    assert db.get(FocusRelationship, relationship_id).pseudonym == "K."  # type: ignore[union-attr]
+    client.post_form(f"/relationships/{relationship_id}/archive")
+    db.expire_all()
+    assert db.get(FocusRelationship, relationship_id).archived_at is not None  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ the programme
+
+
+def test_starting_opens_the_intake_and_locks_the_rest(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    trajectory, sessions = start(client, db)
+    assert sessions["intake"].status == SessionStatus.open
+    assert sessions["interview"].status == SessionStatus.locked
+    assert trajectory.coach_id == cast.coach.id
+    page = client.get(f"/trajectories/{trajectory.id}").text
+    assert "Kiki" in page
+    locked = client.get(
+        f"/sessions/{sessions['interview'].id}/steps/three_words", follow_redirects=False
+    )
+    assert locked.status_code == 303
+
+
+def test_the_wizard_shows_progress_and_resumes_where_you_were(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    intake = sessions["intake"].id
+    page = client.get(f"/sessions/{intake}/steps/consent").text
+    assert "Stap 1 van 5" in page
+    client.post_form(f"/sessions/{intake}/steps/consent", {"consent_programme": "1"})
+    resumed = client.get(f"/sessions/{intake}", follow_redirects=False)
+    assert resumed.headers["location"].endswith("/steps/relationship")
+    page = client.get(resumed.headers["location"]).text
+    assert "Stap 2 van 5" in page
+    assert "Kiki" in page  # the pseudonym in the item texts
+
+
+def test_consent_is_required(client: Client, cast: Cast, db: Session) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    response = client.post_form(f"/sessions/{sessions['intake'].id}/steps/consent", {})
+    assert response.status_code == 422
+    assert "alleen meedoen" in response.text
+
+
+def test_unanswered_items_are_listed_and_given_answers_kept(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    intake = sessions["intake"].id
+    definition = builtin_definition("relationship")
+    first = definition.items[0].key
+    response = client.post_form(f"/sessions/{intake}/steps/relationship", {f"item-{first}": "4"})
+    assert response.status_code == 422
+    assert f'href="#item-{definition.items[1].key}"' in response.text
+    assert re.search(rf'name="item-{first}" value="4"\s+checked', response.text)
+    stored = db.exec(select(InstrumentResponse)).one()
+    assert stored.answers == {first: 4}
+    assert stored.completed_at is None
+
+
+def test_tampered_answers_and_steps_get_clear_answers(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    intake = sessions["intake"].id
+    response = client.post_form(f"/sessions/{intake}/steps/relationship", {"item-close_1": "99"})
+    assert response.status_code == 422
+    response = client.post_form(f"/sessions/{intake}/steps/relationship", {"item-nope": "3"})
+    assert response.status_code == 422
+    assert client.get(f"/sessions/{intake}/steps/no-such-step").status_code == 404
+    assert client.post_form(f"/sessions/{intake}/steps/no-such-step", {}).status_code == 404
+
+
+def test_intake_then_interview_then_what_changed(client: Client, cast: Cast, db: Session) -> None:
+    client.login_as(cast.professional)
+    _trajectory, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    db.expire_all()
+    assert db.get(ReflectionSession, sessions["intake"].id).status == SessionStatus.completed  # type: ignore[union-attr]
+    assert db.get(ReflectionSession, sessions["interview"].id).status == SessionStatus.open  # type: ignore[union-attr]
+    interview = sessions["interview"].id
+    response = client.post(
+        f"/sessions/{interview}/steps/three_words",
+        data={
+            "csrf_token": client.csrf(),
+            "words": ["warm", "onrustig", "taai"],
+            "text": "In de kring…",
+            "version": "0",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    steps = [
+        "connected",
+        "not_connected",
+        "upset",
+        "angry",
+        "helpless",
+        "guilty",
+        "seen_by",
+        "needs",
+        "compared",
+        "keep",
+        "hopes",
+    ]
+    for step in steps:
+        response = client.post_form(
+            f"/sessions/{interview}/steps/{step}", {"text": f"Antwoord op {step}", "version": "0"}
+        )
+        assert response.status_code == 303, (step, response.text[:500])
+    assert response.headers["location"] == f"/sessions/{interview}/summary"
+    summary = client.get(response.headers["location"]).text
+    assert "warm" in summary and "onrustig" in summary
+    assert "Nabijheid" in summary  # a subscale of the intake questionnaire
+    db.expire_all()
+    assert db.get(ReflectionSession, sessions["reflection"].id).status == SessionStatus.waiting  # type: ignore[union-attr]
+
+
+def test_an_empty_required_answer_is_refused_but_kept(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    interview = sessions["interview"].id
+    response = client.post_form(
+        f"/sessions/{interview}/steps/connected", {"text": "   ", "version": "0"}
+    )
+    assert response.status_code == 422
+    assert "een paar zinnen" in response.text
+
+
+def test_over_long_answers_are_refused_and_kept(client: Client, cast: Cast, db: Session) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    interview = sessions["interview"].id
+    text = "a" * 20001
+    response = client.post_form(
+        f"/sessions/{interview}/steps/connected", {"text": text, "version": "0"}
+    )
+    assert response.status_code == 422
+    assert "20000" in response.text or "20.000" in response.text
+    assert text in response.text
+
+
+# ------------------------------------------------------------------ autosave
+
+
+def test_autosave_stores_drafts_with_a_version(client: Client, cast: Cast, db: Session) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    url = f"/sessions/{sessions['interview'].id}/steps/connected/draft"
+    first = client.post_form(url, {"text": "Eerste versie", "version": "0"})
+    assert first.status_code == 200
+    assert first.json()["version"] == 1
+    assert first.json()["message"].startswith("Opgeslagen om")
+    second = client.post_form(url, {"text": "Tweede versie", "version": "1"})
+    assert second.json()["version"] == 2
+    answer = db.exec(select(NarrativeAnswer).where(NarrativeAnswer.step_key == "connected")).one()
+    assert answer.text == "Tweede versie"
+    assert answer.submitted_at is None
+
+
+def test_a_stale_tab_cannot_overwrite_a_newer_save(client: Client, cast: Cast, db: Session) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    url = f"/sessions/{sessions['interview'].id}/steps/connected/draft"
+    client.post_form(url, {"text": "Tab A", "version": "0"})
+    client.post_form(url, {"text": "Tab B, nieuwer", "version": "1"})
+    stale = client.post_form(url, {"text": "Tab A, oud", "version": "1"})
+    assert stale.status_code == 409
+    assert stale.json()["text"] == "Tab B, nieuwer"
+    assert stale.json()["version"] == 2
+    assert (
+        db.exec(select(NarrativeAnswer).where(NarrativeAnswer.step_key == "connected")).one().text
+        == "Tab B, nieuwer"
+    )
+    # The same text arriving twice (a beacon and a submit) is not a conflict.
+    same = client.post_form(url, {"text": "Tab B, nieuwer", "version": "1"})
+    assert same.status_code == 200
+
+
+def test_the_wizard_shows_both_texts_on_a_conflict(client: Client, cast: Cast, db: Session) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    interview = sessions["interview"].id
+    client.post_form(
+        f"/sessions/{interview}/steps/connected/draft", {"text": "Nieuw", "version": "0"}
+    )
+    response = client.post_form(
+        f"/sessions/{interview}/steps/connected", {"text": "Oud", "version": "0"}
+    )
+    assert response.status_code == 409
+    assert "Nieuw" in response.text and "Oud" in response.text
+
+
+def test_an_expired_login_answers_autosave_with_401(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    url = f"/sessions/{sessions['interview'].id}/steps/connected/draft"
+    client.cookies.delete("dyade_session")
+    response = client.post(url, data={"text": "x", "version": "0"}, headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert "Log opnieuw in" in response.text
+
+
+def test_a_finished_session_cannot_be_changed(client: Client, cast: Cast, db: Session) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    intake = sessions["intake"].id
+    again = client.post_form(f"/sessions/{intake}/steps/consent", {"consent_programme": "1"})
+    assert again.status_code == 303
+    assert again.headers["location"].endswith("/summary")
+
+
+# ------------------------------------------------------------------ coach
+
+
+def test_the_assigned_coach_can_type_the_interview_and_it_is_marked(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    _, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    client.login_as(cast.coach)
+    interview = sessions["interview"].id
+    response = client.post_form(
+        f"/sessions/{interview}/steps/connected", {"text": "Getypt door coach", "version": "0"}
+    )
+    assert response.status_code == 303
+    answer = db.exec(select(NarrativeAnswer).where(NarrativeAnswer.step_key == "connected")).one()
+    assert answer.coach_entered and answer.entered_by_id == cast.coach.id
+    actions = db.exec(select(AuditEvent.action).where(AuditEvent.actor_id == cast.coach.id)).all()
+    assert "narrative.coach_entered" in actions
+    # A coach may not fill in questionnaires or consent for the professional.
+    intake = sessions["intake"].id
+    assert (
+        client.post_form(
+            f"/sessions/{intake}/steps/consent", {"consent_programme": "1"}
+        ).status_code
+        == 404
+    )
+
+
+def test_the_coach_opens_the_reflection_session(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    _, sessions = start(professional, db)
+    reflection = sessions["reflection"]
+    reflection.status = SessionStatus.waiting
+    db.add(reflection)
+    db.commit()
+    assert professional.post_form(f"/sessions/{reflection.id}/open").status_code == 404
+    client.login_as(cast.coach)
+    assert client.post_form(f"/sessions/{reflection.id}/open").status_code == 303
+    db.expire_all()
+    assert db.get(ReflectionSession, reflection.id).status == SessionStatus.open  # type: ignore[union-attr]
+
+
+def test_other_people_get_404_on_a_trajectory(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    for outsider in (cast.other_coach, cast.unassigned_professional, cast.outsider_coach):
+        client.login_as(outsider)
+        assert client.get(f"/trajectories/{trajectory.id}").status_code == 404
+        assert client.get(f"/sessions/{sessions['intake'].id}/steps/consent").status_code == 404
+        assert (
+            client.post_form(
+                f"/sessions/{sessions['intake'].id}/steps/consent/draft", {"text": "x"}
+            ).status_code
+            == 404
+        )
