@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.auth import AccountToken, LoginFailure, TokenPurpose, UserSession
 from app.models.base import utcnow
+from app.models.coaching import Coding, CodingEvidence, Feedback, Notification
 from app.models.instruments import OrganisationInstrument
 from app.models.mail import OutboxMessage
 from app.models.orgs import CoachAssignment, Organisation, Role, User, UserRole
@@ -26,12 +27,16 @@ __all__ = [
     "AgeBand",
     "AuditEvent",
     "CoachAssignment",
+    "Coding",
+    "CodingEvidence",
     "DiaryEntry",
     "ExperimentLogEntry",
+    "Feedback",
     "FocusRelationship",
     "InstrumentResponse",
     "LoginFailure",
     "NarrativeAnswer",
+    "Notification",
     "Organisation",
     "OrganisationInstrument",
     "OutboxMessage",

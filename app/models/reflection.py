@@ -87,6 +87,9 @@ class Trajectory(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
     last_activity_at: datetime = Field(default_factory=utcnow)
+    coach_summary: str = Field(
+        default="", sa_column=Column(Text, nullable=False, server_default="")
+    )
 
 
 class ReflectionSession(SQLModel, table=True):
