@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -44,18 +46,45 @@ def get_engine() -> Engine:
     return make_engine(get_settings().effective_database_url)
 
 
-def get_session() -> Iterator[Session]:
+async def get_session() -> AsyncIterator[Session]:
     """One session per request; committed when the route succeeds."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            # Detach first so the error page can still show who is logged in: a rollback
-            # would expire every loaded object of this closed session.
-            session.expunge_all()
-            session.rollback()
-            raise
+    # Opening a session does no I/O, so it happens here instead of in a worker thread; the
+    # commit (or rollback) and close do, and go to the thread pool together, in one trip.
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _in_thread(_roll_back, session)
+        raise
+    else:
+        await _in_thread(_commit, session)
+
+
+async def _in_thread(finish: Callable[[Session], None], session: Session) -> None:
+    # A limiter of its own, as FastAPI does for a dependency's exit: waiting for a free
+    # worker while holding a pooled connection could deadlock with requests waiting for one.
+    await anyio.to_thread.run_sync(finish, session, limiter=anyio.CapacityLimiter(1))
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except BaseException:
+        _roll_back(session)
+        raise
+    finally:
+        session.close()
+
+
+def _roll_back(session: Session) -> None:
+    try:
+        # Detach first so the error page can still show who is logged in: a rollback
+        # would expire every loaded object of this closed session.
+        session.expunge_all()
+        session.rollback()
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.admin.routes import router as admin_router
 from app.auth.routes import router as auth_router
+from app.coaching.report_routes import router as report_router
+from app.coaching.routes import router as coaching_router
 from app.config import get_settings
 from app.deps import csrf_protect
 from app.errors import CsrfFailed, DomainError, LoginRequired
@@ -147,6 +149,8 @@ def create_app() -> FastAPI:
     app.include_router(admin_router)
     app.include_router(questionnaires_router)
     app.include_router(reflection_router)
+    app.include_router(coaching_router)
+    app.include_router(report_router)
     app.include_router(diary_router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfFailed, _csrf_failed)

@@ -20,6 +20,8 @@ from app.deps import Actor
 from app.main import app
 from app.models import (
     CoachAssignment,
+    Coding,
+    CodingEvidence,
     DiaryEntry,
     OutboxMessage,
     ReflectionSession,
@@ -67,6 +69,24 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/account/sessions/end-others"): logged_in(303),
     ("GET", "/home"): logged_in(200),
     ("GET", "/coach"): expect(LOGIN, 403, 200, 403, 403, 403),
+    # The coach's workspace: only the assigned coach; an admin first states a reason
+    # (the reason form is a 200 page); everyone else 404.
+    ("GET", "/coach/trajectories/{trajectory_id}"): expect(LOGIN, 404, 200, 404, 200, 404),
+    ("GET", "/coach/sessions/{session_id}/coding"): expect(LOGIN, 403, 200, 403, 403, 403),
+    ("POST", "/coach/sessions/{session_id}/coding"): expect(LOGIN, 403, 303, 403, 403, 403),
+    ("POST", "/coach/sessions/{session_id}/evidence"): expect(LOGIN, 403, 422, 403, 403, 403),
+    ("POST", "/coach/evidence/{evidence_id}/delete"): expect(LOGIN, 403, 303, 403, 403, 403),
+    ("POST", "/coach/sessions/{session_id}/release"): expect(LOGIN, 403, 303, 403, 403, 403),
+    ("POST", "/coach/sessions/{session_id}/reviewed"): expect(LOGIN, 403, 303, 403, 403, 403),
+    ("POST", "/coach/trajectories/{trajectory_id}/feedback"): expect(
+        LOGIN, 403, 422, 403, 403, 403
+    ),
+    ("POST", "/coach/trajectories/{trajectory_id}/summary"): expect(LOGIN, 403, 303, 403, 403, 403),
+    ("GET", "/trajectories/{trajectory_id}/profile"): expect(LOGIN, 200, 200, 404, 404, 404),
+    ("GET", "/trajectories/{trajectory_id}/report"): expect(LOGIN, 200, 200, 404, 200, 404),
+    ("GET", "/trajectories/{trajectory_id}/report.pdf"): expect(LOGIN, 200, 200, 404, 200, 404),
+    ("GET", "/notifications"): logged_in(200),
+    ("POST", "/notifications/read"): logged_in(303),
     ("GET", "/dashboard"): expect(LOGIN, 403, 403, 200, 403, 403),
     ("GET", "/admin/users"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("GET", "/admin/users/new"): expect(LOGIN, 403, 403, 403, 200, 200),
@@ -161,7 +181,7 @@ def _path_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
             else TokenPurpose.password_reset
         )
         values["token"] = issue_token(db, user=cast.professional, purpose=purpose)
-    if path.startswith(("/relationships/", "/trajectories/", "/sessions/", "/diary/")):
+    if path.startswith(("/relationships/", "/trajectories/", "/sessions/", "/diary/", "/coach/")):
         values.update(_trajectory_values(db, cast, path))
         db.commit()
         return values
@@ -215,7 +235,7 @@ def _trajectory_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
     db.add(sessions["interview"])
     if path.endswith("/answers"):
         chosen, step = sessions["intake"], "relationship"
-    elif path.endswith("/open"):
+    elif path.endswith(("/open", "/reviewed")):
         chosen, step = sessions["reflection"], ""
     else:
         chosen, step = sessions["interview"], "connected"
@@ -228,8 +248,25 @@ def _trajectory_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
         values={"valence": 1},
     )
     db.add(entry)
+    coding = Coding(
+        organisation_id=cast.org.id,  # type: ignore[arg-type]
+        session_id=sessions["interview"].id,  # type: ignore[arg-type]
+        trajectory_id=trajectory.id,  # type: ignore[arg-type]
+        coach_id=cast.coach.id,
+        ratings={"sensitivity": 5},
+    )
+    db.add(coding)
+    db.flush()
+    evidence = CodingEvidence(
+        organisation_id=cast.org.id,  # type: ignore[arg-type]
+        coding_id=coding.id,  # type: ignore[arg-type]
+        step_key="connected",
+        quote="…",
+    )
+    db.add(evidence)
     db.flush()
     return {
+        "evidence_id": str(evidence.id),
         "entry_id": str(entry.id),
         "relationship_id": str(relationship.id),
         "trajectory_id": str(trajectory.id),

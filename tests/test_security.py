@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import Session, select
 
 from app import i18n
+from app.coaching import service as coaching_service
 from app.config import get_settings
-from app.home import service as home_service
 from app.models import OutboxMessage, Role
 from tests.conftest import PASSWORD, Cast, Client, make_user
 
@@ -224,7 +224,7 @@ def test_the_server_error_page_sends_security_headers(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(home_service, "caseload", broken)
+    monkeypatch.setattr(coaching_service, "caseload", broken)
     client.login_as(cast.coach)
 
     page = client.get("/coach")
@@ -303,9 +303,9 @@ def test_a_coach_sees_only_the_professionals_assigned_to_them(
     for stranger in ("Pia Prof", "Max Multi", "Olaf Outsider"):
         assert stranger not in caseload.text
     assert "Pim Prof" not in colleague.text
-    assert say(
-        "Nobody has been assigned to you yet. Your administrator pairs coaches with professionals."
-    ) in text(colleague)
+    assert say("Nobody matches. Your administrator pairs coaches with professionals.") in text(
+        colleague
+    )
 
 
 def dashboard_numbers(client: Client) -> list[int]:

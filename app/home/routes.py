@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.db import SessionDep
-from app.deps import CoachActor, CurrentActor, SupervisorActor, public
+from app.deps import CurrentActor, SupervisorActor, public
 from app.home import service
 from app.templating import render
 
@@ -16,13 +16,6 @@ router = APIRouter()
 @router.get("/home")
 def home(request: Request, actor: CurrentActor) -> Response:
     return render(request, "home/home.html", {})
-
-
-@router.get("/coach")
-def caseload(request: Request, session: SessionDep, actor: CoachActor) -> Response:
-    return render(
-        request, "home/caseload.html", {"professionals": service.caseload(session, actor=actor)}
-    )
 
 
 @router.get("/dashboard")

@@ -8,25 +8,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.deps import Actor
-from app.models import CoachAssignment, Role, User, UserRole
+from app.models import Role, User, UserRole
 
 # Groups smaller than this are never shown to supervisors (DOMAIN.md: suppression below 5).
 MIN_CELL = 5
-
-
-def caseload(session: Session, *, actor: Actor) -> list[User]:
-    """The professionals assigned to this coach, by name (one query)."""
-    statement = (
-        select(User)
-        .join(CoachAssignment, col(CoachAssignment.professional_id) == col(User.id))
-        .where(
-            CoachAssignment.coach_id == actor.id,
-            CoachAssignment.organisation_id == actor.organisation_id,
-            col(User.is_active).is_(True),
-        )
-        .order_by(col(User.display_name))
-    )
-    return list(session.exec(statement).all())
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app import audit, i18n
+from app.coaching.coding import released_profiles
+from app.coaching.service import feedback_for_professional, mark_feedback_read
 from app.db import SessionDep
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
@@ -16,6 +18,7 @@ from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.instruments.schema import Sector as InstrumentSector
 from app.models import AgeBand, ReflectionSession, Sector, SessionStatus, Trajectory
+from app.notify import mark_read
 from app.programmes.schema import render_probes, render_prompt
 from app.questionnaires.service import Answers, build_form, read_answers
 from app.reflection import service
@@ -168,14 +171,78 @@ def trajectory_page(
     sessions = service.trajectory_sessions(session, trajectory)
     relationship = own_or_coached_relationship(session, trajectory)
     templates = {t.key: t for t in programme.sessions}
+    is_owner = actor.id == trajectory.professional_id
+    feedback = feedback_for_professional(session, trajectory=trajectory)
+    if is_owner:
+        # Reading the page is reading the feedback on it.
+        mark_read(session, user_id=actor.id, link=f"/trajectories/{trajectory.id}#feedback")
+        mark_feedback_read(session, trajectory=trajectory)
     context = {
         "trajectory": trajectory,
         "relationship": relationship,
         "sessions": [(s, templates[s.template_key]) for s in sessions],
-        "is_owner": actor.id == trajectory.professional_id,
+        "is_owner": is_owner,
+        "feedback": feedback,
+        "has_profile": bool(released_profiles(session, trajectory=trajectory)),
         "locale": i18n.get_locale(),
     }
     return render(request, "reflection/trajectory.html", context)
+
+
+@router.get("/trajectories/{trajectory_id}/profile")
+def profile_page(
+    request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id
+) -> Response:
+
+    trajectory = readable_trajectory(session, actor, trajectory_id)
+    _audit_coach_view(request, session, actor, trajectory, "profile.view")
+    if actor.id == trajectory.professional_id:
+        mark_read(session, user_id=actor.id, link=f"/trajectories/{trajectory.id}/profile")
+    return render(
+        request,
+        "reflection/profile.html",
+        {
+            "trajectory": trajectory,
+            "relationship": own_or_coached_relationship(session, trajectory),
+            "profile": _profile_for(session, trajectory),
+            "words": _key_words(session, trajectory),
+        },
+    )
+
+
+def _profile_for(session: SessionDep, trajectory: Trajectory) -> Any:
+    """The newest released profile as a chart, showing the change since the one before."""
+    from app.coaching.routes import profile_svg
+
+    released = released_profiles(session, trajectory=trajectory)
+    if not released:
+        return None
+    latest = released[-1]
+    earlier = next(
+        (c.ratings for c in reversed(released[:-1]) if c.session_id != latest.session_id), None
+    )
+    return profile_svg(latest.ratings, earlier, i18n.get_locale())
+
+
+def _key_words(session: SessionDep, trajectory: Trajectory) -> list[str]:
+    """The professional's own three words (latest), shown until a profile is released."""
+    from sqlmodel import col, select
+
+    from app.models import NarrativeAnswer, ReflectionSession
+
+    rows = session.exec(
+        select(NarrativeAnswer.words)
+        .join(ReflectionSession, col(ReflectionSession.id) == col(NarrativeAnswer.session_id))
+        .where(
+            ReflectionSession.trajectory_id == trajectory.id,
+            NarrativeAnswer.step_key == "three_words",
+        )
+        .order_by(col(ReflectionSession.position).desc())
+    ).all()
+    for words in rows:
+        if any(words):
+            return [w for w in words if w]
+    return []
 
 
 def own_or_coached_relationship(session: SessionDep, trajectory: Trajectory) -> Any:
@@ -288,6 +355,8 @@ def _step_page(
         "editable": reflection_session.status in (SessionStatus.open, SessionStatus.in_progress)
         and _writable(actor, trajectory, step.type),
         "coach_mode": actor.id != trajectory.professional_id,
+        "profile": _profile_for(session, trajectory) if step.type == "reflection" else None,
+        "key_words": _key_words(session, trajectory) if step.type == "reflection" else [],
         "locale": locale,
     }
     response = render(request, "reflection/step.html", context, status_code=status, block="wizard")

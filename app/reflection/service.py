@@ -394,8 +394,9 @@ def save_draft(
     if words is not None:
         values["words"] = [w.strip()[:WORD_LIMIT] for w in words]
     # The version check is part of the UPDATE itself, so two saves racing from two tabs
-    # cannot both win: the database decides, not the order in which Python ran.
-    result = session.execute(
+    # cannot both win: the database decides, not the order in which Python ran. RETURNING
+    # (SQLite 3.35+, PostgreSQL) hands back the saved row without a second query.
+    saved = session.execute(
         update(NarrativeAnswer)
         .where(
             col(NarrativeAnswer.session_id) == reflection_session.id,
@@ -403,8 +404,11 @@ def save_draft(
             col(NarrativeAnswer.version) == base_version,
         )
         .values(version=base_version + 1, **values)
+        .returning(NarrativeAnswer)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    if getattr(result, "rowcount", 0) != 1:
+    answer = saved.scalars().one_or_none()
+    if answer is None:
         if base_version != 0:
             current = _current_answer(session, reflection_session, step)
             if current.text == text and (words is None or current.words == values["words"]):
@@ -422,12 +426,16 @@ def save_draft(
                     )
                 )
         except IntegrityError:
-            raise VersionConflict(_current_answer(session, reflection_session, step)) from None
+            current = _current_answer(session, reflection_session, step)
+            if current.text == text and (words is None or current.words == values["words"]):
+                return current  # the same first text arrived twice
+            raise VersionConflict(current) from None
     _touch(reflection_session, trajectory, step.key)
     session.add(reflection_session)
     session.add(trajectory)
     session.flush()
-    return _current_answer(session, reflection_session, step)
+    # The first save inserted the row: read it back as stored, like every later save.
+    return answer if answer is not None else _current_answer(session, reflection_session, step)
 
 
 def _current_answer(

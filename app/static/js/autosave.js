@@ -40,8 +40,10 @@
 
     function save() {
       clearTimeout(timer);
-      if (!dirty) return Promise.resolve();
+      // A running save must finish first, also when nothing changed since it started:
+      // the wizard's submit waits on this promise for the newest version.
       if (inFlight) return inFlight.then(save);
+      if (!dirty) return Promise.resolve();
       dirty = false;
       show(label("saving"));
       inFlight = fetch(url, {

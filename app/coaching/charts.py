@@ -1,0 +1,625 @@
+"""Server-rendered, accessible SVG charts: scores over time and the relationship profile.
+
+Every chart is an `<svg role="img">` labelled by its own `<title>` and `<desc>` (the desc
+is a one-sentence text alternative listing the values), scales with its viewBox, and
+uses presentation attributes and class names only: the CSP forbids inline styles, so
+there is no `style` attribute and no `<style>` element, and CSS can restyle any class.
+All text is XML-escaped by `_element`; nothing is interpolated into markup by hand.
+The caller passes every word the chart shows already translated, so this module stays
+free of i18n.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from markupsafe import Markup, escape
+
+from app.instruments.reliable_change import ChangeClass
+
+Classification = Literal["reliably_improved", "no_reliable_change", "reliably_deteriorated"]
+
+SVG_NS: Final = "http://www.w3.org/2000/svg"
+#: Reliable change is shown by a glyph and a class, never by colour alone.
+CHANGE_MARKERS: Final[Mapping[str, tuple[str, str]]] = {
+    ChangeClass.IMPROVED.value: ("▲", "improved"),
+    ChangeClass.NO_CHANGE.value: ("=", "no-change"),
+    ChangeClass.DETERIORATED.value: ("▼", "deteriorated"),
+}
+
+_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_:-]*")
+_CHART_ID = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]*")
+# Characters XML 1.0 does not allow at all; a label containing one would break parsing.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+_WIDTH: Final = 480
+_TEXT: Final = "currentColor"
+_GRID: Final = "#d0d0d0"
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """One measurement: its label ("Intake"), score and reliable change versus baseline."""
+
+    label: str
+    value: float | None
+    change: Classification | ChangeClass | None = None
+
+
+@dataclass(frozen=True)
+class ChartLabels:
+    """The translated words a score chart shows."""
+
+    improved: str
+    no_change: str
+    deteriorated: str
+    #: Shown for a measurement without a score.
+    no_value: str
+    #: E.g. "better"; when given, an arrow by the y axis shows which way is better.
+    better: str = ""
+    decimal_mark: str = "."
+
+    def change(self, classification: str) -> str:
+        """Return the words for a reliable change classification."""
+        return {
+            ChangeClass.IMPROVED.value: self.improved,
+            ChangeClass.NO_CHANGE.value: self.no_change,
+            ChangeClass.DETERIORATED.value: self.deteriorated,
+        }[classification]
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    """One coding dimension in the profile, on its own min..max scale."""
+
+    label: str
+    value: float | None
+    min: int
+    max: int
+    #: The same dimension in an earlier coding, drawn as a hollow marker.
+    earlier: float | None = None
+    #: False where more is worse (anger, helplessness, emotional labour).
+    favourable: bool = True
+
+
+@dataclass(frozen=True)
+class ProfileLabels:
+    """The translated words a profile chart shows."""
+
+    not_rated: str
+    #: E.g. "earlier coding", before the earlier value.
+    earlier: str
+    #: E.g. "lower is better", shown beside dimensions where more is worse.
+    lower_is_favourable: str = ""
+    decimal_mark: str = "."
+
+
+# --- scores over time --------------------------------------------------------------------
+
+
+def subscale_chart(
+    points: Sequence[ChartPoint],
+    *,
+    title: str,
+    y_min: float,
+    y_max: float,
+    higher_is_better: bool,
+    labels: ChartLabels,
+    chart_id: str | None = None,
+) -> Markup:
+    """Return a line chart of one subscale across measurements, with reliable-change markers."""
+    if not y_min < y_max:
+        raise ValueError(f"y_min ({y_min}) must be less than y_max ({y_max})")
+    chart_id = _checked_id(chart_id) or _derived_id("scores", title, points, y_min, y_max)
+    height = 250
+    left, right, top, bottom = 48.0, _WIDTH - 16.0, 44.0, height - 52.0
+    # Room at both sides so the first and last labels are not cut off.
+    inset = 44.0
+
+    def x_at(index: int) -> float:
+        if len(points) == 1:
+            return (left + right) / 2
+        return left + inset + index * (right - left - 2 * inset) / (len(points) - 1)
+
+    def y_at(value: float) -> float:
+        # Values outside the scale are drawn at its edge; their label still says the value.
+        share = (min(max(value, y_min), y_max) - y_min) / (y_max - y_min)
+        return bottom - share * (bottom - top)
+
+    def number(value: float) -> str:
+        return f"{value:.1f}".replace(".", labels.decimal_mark)
+
+    parts: list[Markup] = [_chart_title(title)]
+
+    # Y axis: gridlines and ticks.
+    for tick in _ticks(y_min, y_max):
+        y = y_at(tick)
+        parts.append(
+            _element(
+                "line",
+                {
+                    "class": "grid",
+                    "x1": left,
+                    "x2": right,
+                    "y1": y,
+                    "y2": y,
+                    "stroke": _GRID,
+                    "stroke-width": 1,
+                },
+            )
+        )
+        parts.append(
+            _element(
+                "text",
+                {
+                    "class": "tick-label",
+                    "x": left - 8,
+                    "y": y + 4,
+                    "text-anchor": "end",
+                    "font-size": 11,
+                    "fill": _TEXT,
+                },
+                _plain_number(tick, labels.decimal_mark),
+            )
+        )
+    parts.append(
+        _element(
+            "line",
+            {
+                "class": "axis",
+                "x1": left,
+                "x2": left,
+                "y1": top,
+                "y2": bottom,
+                "stroke": _TEXT,
+                "stroke-width": 1,
+            },
+        )
+    )
+    if labels.better:
+        arrow = "↑" if higher_is_better else "↓"
+        parts.append(
+            _element(
+                "text",
+                {"class": "axis-hint", "x": 4, "y": top - 10, "font-size": 11, "fill": _TEXT},
+                f"{arrow} {labels.better}",
+            )
+        )
+
+    # The line, broken where a measurement has no score.
+    segments: list[str] = []
+    pen_down = False
+    for index, point in enumerate(points):
+        if point.value is None or not math.isfinite(point.value):
+            pen_down = False
+            continue
+        command = "L" if pen_down else "M"
+        segments.append(f"{command}{_n(x_at(index))} {_n(y_at(point.value))}")
+        pen_down = True
+    if segments:
+        parts.append(
+            _element(
+                "path",
+                {
+                    "class": "series-line",
+                    "d": " ".join(segments),
+                    "fill": "none",
+                    "stroke": _TEXT,
+                    "stroke-width": 2,
+                },
+            )
+        )
+
+    # Points, their values and change markers; x labels.
+    descriptions: list[str] = []
+    for index, point in enumerate(points):
+        x = x_at(index)
+        parts.append(_x_label(point.label, x, bottom + 20))
+        if point.value is None or not math.isfinite(point.value):
+            descriptions.append(f"{point.label}: {labels.no_value}")
+            parts.append(
+                _element(
+                    "g",
+                    {"class": "point point--missing"},
+                    _element("title", {}, f"{point.label}: {labels.no_value}"),
+                    _element(
+                        "text",
+                        {
+                            "class": "value",
+                            "x": x,
+                            "y": bottom - 6,
+                            "text-anchor": "middle",
+                            "font-size": 12,
+                            "fill": _TEXT,
+                        },
+                        "–",
+                    ),
+                )
+            )
+            continue
+        y = y_at(point.value)
+        text = number(point.value)
+        summary = f"{point.label}: {text}"
+        marker: list[Markup] = []
+        classes = "point"
+        if point.change is not None:
+            classification = str(ChangeClass(point.change).value)
+            glyph, slug = CHANGE_MARKERS[classification]
+            words = labels.change(classification)
+            summary = f"{summary} ({words})"
+            classes += f" point--{slug}"
+            marker.append(
+                _element(
+                    "g",
+                    {"class": f"change change--{slug}"},
+                    _element("title", {}, f"{point.label}: {words}"),
+                    _element(
+                        "text",
+                        {
+                            "x": x + 8,
+                            "y": y - 10,
+                            "text-anchor": "start",
+                            "font-size": 12,
+                            "fill": _TEXT,
+                        },
+                        glyph,
+                    ),
+                )
+            )
+        descriptions.append(summary)
+        parts.append(
+            _element(
+                "g",
+                {"class": classes},
+                _element("title", {}, summary),
+                _element("circle", {"cx": x, "cy": y, "r": 4.5, "fill": _TEXT}),
+                _element(
+                    "text",
+                    {
+                        "class": "value",
+                        "x": x - 2 if marker else x,
+                        "y": y - 10,
+                        "text-anchor": "end" if marker else "middle",
+                        "font-size": 12,
+                        "fill": _TEXT,
+                    },
+                    text,
+                ),
+                *marker,
+            )
+        )
+
+    desc = "; ".join(descriptions) + "." if descriptions else labels.no_value
+    direction = "higher" if higher_is_better else "lower"
+    return _svg(
+        chart_id, height, f"chart chart--scores chart--{direction}-is-better", title, desc, parts
+    )
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    """Return round tick values from low to high, about six of them."""
+    raw = (high - low) / 6
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    count = math.floor((high - first) / step + 1e-9)
+    return [round(first + i * step, 10) for i in range(count + 1)]
+
+
+def _x_label(label: str, x: float, y: float) -> Markup:
+    """Return an x-axis label, wrapped over two lines when it is long."""
+    lines = _wrap(label, 16)
+    spans = [
+        _element("tspan", {"x": x, "dy": 0 if i == 0 else 13}, line) for i, line in enumerate(lines)
+    ]
+    return _element(
+        "text",
+        {
+            "class": "x-label",
+            "x": x,
+            "y": y,
+            "text-anchor": "middle",
+            "font-size": 11,
+            "fill": _TEXT,
+        },
+        *spans,
+    )
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words = text.split()
+    if len(text) <= width or len(words) < 2:
+        return [text]
+    first: list[str] = []
+    while words and len(" ".join([*first, words[0]])) <= width:
+        first.append(words.pop(0))
+    if not first:
+        first.append(words.pop(0))
+    return [" ".join(first), " ".join(words)] if words else [" ".join(first)]
+
+
+# --- the relationship profile ------------------------------------------------------------
+
+
+def profile_chart(
+    dimensions: Sequence[ProfileRow],
+    *,
+    title: str,
+    labels: ProfileLabels,
+    chart_id: str | None = None,
+) -> Markup:
+    """Return the profile: one bar per coding dimension on its own scale, earlier as a marker.
+
+    A rating v on min..max fills (v − min + 1) of the (max − min + 1) scale points, so the
+    lowest rating is a short bar rather than none and the highest fills the track.
+    """
+    chart_id = _checked_id(chart_id) or _derived_id("profile", title, dimensions)
+    row_height, first_row = 42.0, 36.0
+    height = int(first_row + row_height * len(dimensions) + 8)
+    track_left, track_right = 16.0, _WIDTH - 72.0
+    bar_height = 12.0
+
+    def number(value: float) -> str:
+        return _plain_number(value, labels.decimal_mark, decimals=1)
+
+    parts: list[Markup] = [_chart_title(title)]
+    descriptions: list[str] = []
+    for index, row in enumerate(dimensions):
+        if row.min >= row.max:
+            raise ValueError(f'"{row.label}": min ({row.min}) must be less than max ({row.max})')
+        top = first_row + index * row_height
+        bar_y = top + 18
+        middle = bar_y + bar_height / 2
+        cell = (track_right - track_left) / (row.max - row.min + 1)
+
+        def end_of(value: float, row: ProfileRow = row, cell: float = cell) -> float:
+            clamped = min(max(value, row.min), row.max)
+            return track_left + (clamped - row.min + 1) * cell
+
+        label_parts: list[Markup | str] = [row.label]
+        if not row.favourable and labels.lower_is_favourable:
+            label_parts.append(
+                _element(
+                    "tspan", {"class": "hint", "font-size": 11}, f" ({labels.lower_is_favourable})"
+                )
+            )
+        row_parts: list[Markup] = [
+            _element(
+                "text",
+                {
+                    "class": "row-label",
+                    "x": track_left,
+                    "y": top + 12,
+                    "font-size": 12,
+                    "fill": _TEXT,
+                },
+                *label_parts,
+            ),
+            _element(
+                "rect",
+                {
+                    "class": "track",
+                    "x": track_left,
+                    "y": bar_y,
+                    "width": track_right - track_left,
+                    "height": bar_height,
+                    "fill": "#ececec",
+                    "stroke": "#b0b0b0",
+                    "stroke-width": 1,
+                },
+            ),
+        ]
+        # Thin separators between the scale points, so a bar can be read against them.
+        for step in range(1, row.max - row.min + 1):
+            x = track_left + step * cell
+            row_parts.append(
+                _element(
+                    "line",
+                    {
+                        "class": "scale-point",
+                        "x1": x,
+                        "x2": x,
+                        "y1": bar_y,
+                        "y2": bar_y + bar_height,
+                        "stroke": "#ffffff",
+                        "stroke-width": 1,
+                    },
+                )
+            )
+
+        scale = f"{row.min}–{row.max}"
+        earlier_x: float | None = None
+        earlier_text = ""
+        if row.earlier is not None and math.isfinite(row.earlier):
+            earlier_x = end_of(row.earlier)
+            earlier_text = f"{labels.earlier} {number(row.earlier)}"
+
+        if row.value is None or not math.isfinite(row.value):
+            summary = f"{row.label}: {labels.not_rated}"
+            row_parts.append(
+                _element(
+                    "text",
+                    {
+                        "class": "not-rated",
+                        "x": track_left + 6,
+                        "y": middle + 4,
+                        "font-size": 11,
+                        "fill": _TEXT,
+                    },
+                    labels.not_rated,
+                )
+            )
+            state = "unrated"
+        else:
+            summary = f"{row.label}: {number(row.value)} ({scale})"
+            bar_end = end_of(row.value)
+            fill = "#3d6fa8" if row.favourable else "#a8563d"
+            row_parts.append(
+                _element(
+                    "rect",
+                    {
+                        "class": "bar",
+                        "x": track_left,
+                        "y": bar_y,
+                        "width": bar_end - track_left,
+                        "height": bar_height,
+                        "fill": fill,
+                    },
+                )
+            )
+            text_x = bar_end + 6
+            # Step past the earlier marker only where it would cover the value (about
+            # 30 units wide); further away, the value stays at the end of its own bar.
+            if earlier_x is not None and bar_end - 7 <= earlier_x <= bar_end + 30:
+                text_x = earlier_x + 12
+            row_parts.append(
+                _element(
+                    "text",
+                    {
+                        "class": "value",
+                        "x": text_x,
+                        "y": middle + 4,
+                        "font-size": 12,
+                        "font-weight": "bold",
+                        "fill": _TEXT,
+                    },
+                    number(row.value),
+                )
+            )
+            state = "rated"
+        if earlier_x is not None:
+            summary = f"{summary}, {earlier_text}"
+            row_parts.append(_earlier_marker(earlier_x, middle, earlier_text))
+        descriptions.append(summary)
+        direction = "favourable" if row.favourable else "unfavourable"
+        parts.append(
+            _element(
+                "g",
+                {"class": f"profile-row profile-row--{state} profile-row--{direction}"},
+                _element("title", {}, summary),
+                *row_parts,
+            )
+        )
+
+    desc = "; ".join(descriptions) + "." if descriptions else labels.not_rated
+    return _svg(chart_id, height, "chart chart--profile", title, desc, parts)
+
+
+def _earlier_marker(x: float, y: float, text: str) -> Markup:
+    """Return a hollow diamond at an earlier coding's value."""
+    size = 6.0
+    corners = [(x, y - size), (x + size, y), (x, y + size), (x - size, y)]
+    return _element(
+        "g",
+        {"class": "earlier"},
+        _element("title", {}, text),
+        _element(
+            "polygon",
+            {
+                "points": " ".join(f"{_n(a)},{_n(b)}" for a, b in corners),
+                "fill": "#ffffff",
+                "stroke": "#222222",
+                "stroke-width": 2,
+            },
+        ),
+    )
+
+
+# --- shared ------------------------------------------------------------------------------
+
+
+def _svg(
+    chart_id: str, height: int, classes: str, title: str, desc: str, parts: Iterable[Markup]
+) -> Markup:
+    title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
+    return _element(
+        "svg",
+        {
+            "xmlns": SVG_NS,
+            "id": chart_id,
+            "class": classes,
+            "viewBox": f"0 0 {_WIDTH} {height}",
+            "role": "img",
+            "aria-labelledby": f"{title_id} {desc_id}",
+        },
+        _element("title", {"id": title_id}, title),
+        _element("desc", {"id": desc_id}, desc),
+        *parts,
+    )
+
+
+def _chart_title(title: str) -> Markup:
+    # Visible as well as in <title>: the figure may stand on its own on a page. Hidden
+    # from assistive technology, which already reads the <title>.
+    return _element(
+        "text",
+        {
+            "class": "chart-title",
+            "x": 16,
+            "y": 22,
+            "font-size": 14,
+            "font-weight": "bold",
+            "fill": _TEXT,
+            "aria-hidden": "true",
+        },
+        title,
+    )
+
+
+def _element(tag: str, attributes: Mapping[str, object], *children: Markup | str) -> Markup:
+    """Return one XML element; attribute values and str children are escaped."""
+    if not _NAME.fullmatch(tag):
+        raise ValueError(f"invalid element name {tag!r}")
+    pieces = [f"<{tag}"]
+    for name, value in attributes.items():
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"invalid attribute name {name!r}")
+        # "font-style" is harmless, but keeping "style=" out of the markup altogether
+        # makes the CSP rule checkable with one substring test.
+        if "style" in name:
+            raise ValueError("inline styles are forbidden by the CSP; use a class")
+        text = _n(value) if isinstance(value, float) else str(value)
+        pieces.append(f' {name}="{escape(_xml_text(text))}"')
+    if not children:
+        return Markup("".join(pieces) + "/>")  # noqa: S704 - every value escaped above
+    content = "".join(
+        str(child) if isinstance(child, Markup) else str(escape(_xml_text(child)))
+        for child in children
+    )
+    return Markup("".join(pieces) + f">{content}</{tag}>")  # noqa: S704 - escaped above
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def _n(value: float) -> str:
+    """Return a coordinate with at most two decimals and no trailing zeros."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _plain_number(value: float, decimal_mark: str, decimals: int = 2) -> str:
+    """Return 3 as "3" and 2.5 as "2.5" (with the locale's decimal mark)."""
+    if float(value).is_integer():
+        return str(int(value))
+    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+    return text.replace(".", decimal_mark)
+
+
+def _checked_id(chart_id: str | None) -> str | None:
+    if chart_id is not None and not _CHART_ID.fullmatch(chart_id):
+        raise ValueError(f"chart_id must be letters, digits, - and _, not {chart_id!r}")
+    return chart_id
+
+
+def _derived_id(kind: str, *content: object) -> str:
+    # Stable for the same content, so a page renders identically each time; different
+    # charts on one page get different ids for their aria-labelledby.
+    digest = hashlib.sha256(repr(content).encode("utf-8")).hexdigest()[:10]
+    return f"{kind}-{digest}"

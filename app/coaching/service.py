@@ -1,0 +1,520 @@
+"""The coach's workspace: caseload with attention flags, one whole trajectory, feedback."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.deps import Actor
+from app.instruments.loader import builtin_definition
+from app.instruments.reliable_change import (
+    ChangeClass,
+    ReliableChange,
+    change_parameters,
+    reliable_change,
+)
+from app.models import (
+    CoachAssignment,
+    Coding,
+    CodingEvidence,
+    DiaryEntry,
+    ExperimentLogEntry,
+    Feedback,
+    FocusRelationship,
+    InstrumentResponse,
+    NarrativeAnswer,
+    ReflectionSession,
+    SessionStatus,
+    Trajectory,
+    User,
+    utcnow,
+)
+from app.programmes.loader import builtin_programme
+from app.programmes.schema import ProgrammeDefinition
+
+STALL_DAYS = 14
+HIGH_STRAIN = 60.0  # on the 0–100 strain scale: "often" or more on average
+EMOTIONS = ("anger", "helplessness", "anxiety", "joy", "guilt", "pride")
+EXPRESSIONS = ("genuine", "hidden", "faked", "reappraised")
+# An emotion or expression counts as present in an entry from "moderately" (2 of 0–4).
+PRESENT = 2
+OPEN = (SessionStatus.open, SessionStatus.in_progress)
+DONE = (SessionStatus.completed, SessionStatus.reviewed, SessionStatus.skipped)
+
+
+# ------------------------------------------------------------------ change over time
+
+
+@dataclass
+class MeasurePoint:
+    session_id: int
+    template_key: str
+    phase: str
+    value: float | None
+    change: ReliableChange | None = None
+
+
+@dataclass
+class SubscaleSeries:
+    instrument_key: str
+    instrument_title: dict[str, str]
+    subscale_key: str
+    label: dict[str, str]
+    higher_is_better: bool
+    y_min: float
+    y_max: float
+    points: list[MeasurePoint]
+
+    @property
+    def latest_change(self) -> ReliableChange | None:
+        for point in reversed(self.points):
+            if point.change is not None:
+                return point.change
+        return None
+
+
+def subscale_series(
+    responses: list[InstrumentResponse],
+    positions: dict[int, ReflectionSession],
+    baseline_rows: dict[tuple[str, int], list[Any]] | None = None,
+) -> list[SubscaleSeries]:
+    """Every subscale's scores across sessions, each later point compared with the first."""
+    by_instrument: dict[str, list[InstrumentResponse]] = defaultdict(list)
+    for response in sorted(responses, key=lambda r: positions[r.session_id].position):
+        if response.completed_at is not None:
+            by_instrument[response.instrument_key].append(response)
+    series: list[SubscaleSeries] = []
+    for key, rows in by_instrument.items():
+        definition = builtin_definition(key, rows[0].instrument_version)
+        if definition.scale is None:
+            continue
+        rule_max = 100.0 if definition.scoring == "rescale_0_100" else float(definition.scale.max)
+        rule_min = 0.0 if definition.scoring == "rescale_0_100" else float(definition.scale.min)
+        org_rows = (baseline_rows or {}).get((key, rows[0].instrument_version), [])
+        for subscale in definition.subscales:
+            parameters = change_parameters(definition, subscale.key, org_rows)
+            points: list[MeasurePoint] = []
+            first = rows[0].scores.get(subscale.key)
+            for index, response in enumerate(rows):
+                value = response.scores.get(subscale.key)
+                change = None
+                if index and parameters and first is not None and value is not None:
+                    change = reliable_change(
+                        first, value, parameters, higher_is_better=subscale.higher_is_better
+                    )
+                owner = positions[response.session_id]
+                points.append(
+                    MeasurePoint(owner.id or 0, owner.template_key, owner.phase, value, change)
+                )
+            series.append(
+                SubscaleSeries(
+                    instrument_key=key,
+                    instrument_title={"nl": definition.title.nl, "en": definition.title.en},
+                    subscale_key=subscale.key,
+                    label={"nl": subscale.label.nl, "en": subscale.label.en},
+                    higher_is_better=subscale.higher_is_better,
+                    y_min=rule_min,
+                    y_max=rule_max,
+                    points=points,
+                )
+            )
+    return series
+
+
+# ------------------------------------------------------------------ caseload
+
+
+@dataclass
+class CaseloadRow:
+    professional: User
+    trajectory: Trajectory | None
+    pseudonym: str = ""
+    next_session: str = ""
+    next_status: str = ""
+    done_sessions: int = 0
+    total_sessions: int = 0
+    last_activity: datetime | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+FLAGS = ("stalled", "deterioration", "high_strain", "distress")
+
+
+def caseload(session: Session, *, actor: Actor, today: date | None = None) -> list[CaseloadRow]:
+    """The coach's professionals and their trajectories with attention flags (five queries)."""
+    today = today or utcnow().date()
+    professionals = list(
+        session.exec(
+            select(User)
+            .join(CoachAssignment, col(CoachAssignment.professional_id) == col(User.id))
+            .where(
+                CoachAssignment.coach_id == actor.id,
+                CoachAssignment.organisation_id == actor.organisation_id,
+                col(User.is_active).is_(True),
+            )
+        ).all()
+    )
+    ids = [p.id for p in professionals]
+    rows_by_trajectory: dict[int, CaseloadRow] = {}
+    rows: list[CaseloadRow] = []
+    trajectories = session.exec(
+        select(Trajectory, FocusRelationship.pseudonym)
+        .join(FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id))
+        .where(col(Trajectory.professional_id).in_(ids), Trajectory.status != "archived")
+        .order_by(col(Trajectory.created_at))
+    ).all()
+    with_trajectory: set[int] = set()
+    by_id = {p.id: p for p in professionals}
+    for trajectory, pseudonym in trajectories:
+        row = CaseloadRow(
+            professional=by_id[trajectory.professional_id],
+            trajectory=trajectory,
+            pseudonym=pseudonym,
+            last_activity=trajectory.last_activity_at,
+        )
+        rows.append(row)
+        rows_by_trajectory[trajectory.id or 0] = row
+        with_trajectory.add(trajectory.professional_id)
+    rows.extend(
+        CaseloadRow(professional=p, trajectory=None)
+        for p in professionals
+        if p.id not in with_trajectory
+    )
+    if not rows_by_trajectory:
+        return rows
+    sessions = session.exec(
+        select(ReflectionSession)
+        .where(col(ReflectionSession.trajectory_id).in_(list(rows_by_trajectory)))
+        .order_by(col(ReflectionSession.trajectory_id), col(ReflectionSession.position))
+    ).all()
+    stall_before = utcnow() - timedelta(days=STALL_DAYS)
+    positions = {s.id or 0: s for s in sessions}
+    for s in sessions:
+        row = rows_by_trajectory[s.trajectory_id]
+        row.total_sessions += 1
+        if s.status in DONE:
+            row.done_sessions += 1
+        elif not row.next_session and s.status != SessionStatus.locked:
+            row.next_session, row.next_status = s.template_key, s.status
+        if s.status in OPEN:
+            touched = s.last_activity_at or s.opened_at
+            if touched is None and s.suggested_date is not None:
+                touched = datetime.combine(
+                    s.suggested_date, datetime.min.time(), tzinfo=stall_before.tzinfo
+                )
+            if touched is not None and touched < stall_before and "stalled" not in row.flags:
+                row.flags.append("stalled")
+    responses = session.exec(
+        select(InstrumentResponse).where(
+            col(InstrumentResponse.trajectory_id).in_(list(rows_by_trajectory)),
+            col(InstrumentResponse.completed_at).is_not(None),
+        )
+    ).all()
+    grouped: dict[int, list[InstrumentResponse]] = defaultdict(list)
+    for response in responses:
+        grouped[response.trajectory_id].append(response)
+    for trajectory_id, items in grouped.items():
+        row = rows_by_trajectory[trajectory_id]
+        series = subscale_series(items, positions)
+        if any(
+            s.latest_change and s.latest_change.classification is ChangeClass.DETERIORATED
+            for s in series
+        ):
+            row.flags.append("deterioration")
+        latest = {s.subscale_key: s.points[-1].value for s in series if s.points}
+        strain = [latest.get("work_exhaustion"), latest.get("client_exhaustion")]
+        if any(v is not None and v >= HIGH_STRAIN for v in strain):
+            row.flags.append("high_strain")
+        distress, compassion = latest.get("empathic_distress"), latest.get("compassion")
+        if distress is not None and compassion is not None and distress > compassion:
+            row.flags.append("distress")
+    return rows
+
+
+def sort_and_filter(rows: list[CaseloadRow], *, sort: str, flag: str) -> list[CaseloadRow]:
+    """Caseload rows filtered by one flag and sorted by name, activity or attention."""
+    if flag in FLAGS:
+        rows = [r for r in rows if flag in r.flags]
+    if sort == "activity":
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(rows, key=lambda r: r.last_activity or oldest, reverse=True)
+    if sort == "attention":
+        return sorted(rows, key=lambda r: (-len(r.flags), r.professional.display_name.lower()))
+    return sorted(rows, key=lambda r: (r.professional.display_name.lower(), r.pseudonym.lower()))
+
+
+# ------------------------------------------------------------------ one trajectory
+
+
+@dataclass
+class DiaryPhaseSummary:
+    phase: str
+    count: int
+    mean_valence: float | None
+    emotion_share: dict[str, float]
+    hidden_or_faked_share: float
+
+
+@dataclass
+class TrajectoryView:
+    trajectory: Trajectory
+    programme: ProgrammeDefinition
+    professional: User
+    relationship: FocusRelationship
+    sessions: list[ReflectionSession]
+    answers: list[NarrativeAnswer]
+    responses: list[InstrumentResponse]
+    diary: list[DiaryEntry]
+    experiments: list[ExperimentLogEntry]
+    codings: list[Coding]
+    evidence: list[CodingEvidence]
+    feedback: list[Feedback]
+    coaches: dict[int, str]
+    series: list[SubscaleSeries] = field(default_factory=list)
+
+    def answers_by_step(self) -> dict[str, list[tuple[ReflectionSession, NarrativeAnswer]]]:
+        """Answers to the same step key across sessions, in programme order."""
+        by_session = {s.id: s for s in self.sessions}
+        found: dict[str, list[tuple[ReflectionSession, NarrativeAnswer]]] = defaultdict(list)
+        for answer in self.answers:
+            owner = by_session[answer.session_id]
+            found[answer.step_key].append((owner, answer))
+        for items in found.values():
+            items.sort(key=lambda pair: pair[0].position)
+        return dict(found)
+
+    def repeated_steps(self) -> list[tuple[str, list[tuple[ReflectionSession, NarrativeAnswer]]]]:
+        """Prompts answered in more than one session, to read side by side."""
+        return [(k, v) for k, v in self.answers_by_step().items() if len(v) > 1]
+
+    def diary_by_phase(self) -> list[DiaryPhaseSummary]:
+        """Means, emotion frequencies and the share of hidden or faked feelings per phase."""
+        grouped: dict[str, list[DiaryEntry]] = defaultdict(list)
+        for entry in self.diary:
+            grouped[entry.phase].append(entry)
+        order: dict[str, int] = {t.phase: i for i, t in enumerate(self.programme.sessions)}
+        summaries = []
+        for phase, entries in sorted(grouped.items(), key=lambda kv: order.get(kv[0], 99)):
+            valences = [e.values.get("valence") for e in entries]
+            numbers = [v for v in valences if isinstance(v, int)]
+            share = {
+                emotion: sum(1 for e in entries if _int(e.values.get(emotion)) >= PRESENT)
+                / len(entries)
+                for emotion in EMOTIONS
+            }
+            masked = sum(
+                1
+                for e in entries
+                if max(_int(e.values.get("hidden")), _int(e.values.get("faked"))) >= PRESENT
+            )
+            summaries.append(
+                DiaryPhaseSummary(
+                    phase=phase,
+                    count=len(entries),
+                    mean_valence=sum(numbers) / len(numbers) if numbers else None,
+                    emotion_share=share,
+                    hidden_or_faked_share=masked / len(entries),
+                )
+            )
+        return summaries
+
+    def timeline(self) -> list[tuple[datetime | date, str, Any]]:
+        """Sessions and diary entries in the order they happened."""
+        events: list[tuple[datetime | date, str, Any]] = []
+        for s in self.sessions:
+            if s.completed_at:
+                events.append((s.completed_at.date(), "session", s))
+            elif s.started_at:
+                events.append((s.started_at.date(), "session_started", s))
+        events.extend((e.occurred_on, "diary", e) for e in self.diary)
+        events.extend((e.occurred_on, "experiment", e) for e in self.experiments)
+        return sorted(events, key=lambda item: (item[0], item[1]))
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else -1
+
+
+def load_trajectory_view(session: Session, *, trajectory: Trajectory) -> TrajectoryView:
+    """Everything on the coach's trajectory page, in a fixed number of queries."""
+    programme = builtin_programme(trajectory.programme_key, trajectory.programme_version)
+    professional = session.get(User, trajectory.professional_id)
+    relationship = session.get(FocusRelationship, trajectory.focus_relationship_id)
+    assert professional is not None and relationship is not None
+    sessions = list(
+        session.exec(
+            select(ReflectionSession)
+            .where(ReflectionSession.trajectory_id == trajectory.id)
+            .order_by(col(ReflectionSession.position))
+        ).all()
+    )
+    session_ids = [s.id for s in sessions]
+    answers = list(
+        session.exec(
+            select(NarrativeAnswer).where(col(NarrativeAnswer.session_id).in_(session_ids))
+        ).all()
+    )
+    responses = list(
+        session.exec(
+            select(InstrumentResponse).where(InstrumentResponse.trajectory_id == trajectory.id)
+        ).all()
+    )
+    diary = list(
+        session.exec(
+            select(DiaryEntry)
+            .where(DiaryEntry.trajectory_id == trajectory.id)
+            .order_by(col(DiaryEntry.occurred_on), col(DiaryEntry.id))
+        ).all()
+    )
+    experiments = list(
+        session.exec(
+            select(ExperimentLogEntry)
+            .where(ExperimentLogEntry.trajectory_id == trajectory.id)
+            .order_by(col(ExperimentLogEntry.occurred_on))
+        ).all()
+    )
+    codings = list(
+        session.exec(
+            select(Coding).where(Coding.trajectory_id == trajectory.id).order_by(col(Coding.id))
+        ).all()
+    )
+    evidence = list(
+        session.exec(
+            select(CodingEvidence)
+            .join(Coding, col(Coding.id) == col(CodingEvidence.coding_id))
+            .where(Coding.trajectory_id == trajectory.id)
+            .order_by(col(CodingEvidence.id))
+        ).all()
+    )
+    feedback = list(
+        session.exec(
+            select(Feedback)
+            .where(Feedback.trajectory_id == trajectory.id)
+            .order_by(col(Feedback.created_at))
+        ).all()
+    )
+    coach_ids = {c.coach_id for c in codings} | {f.coach_id for f in feedback}
+    coaches = (
+        {
+            u.id or 0: u.display_name
+            for u in session.exec(
+                select(User).where(col(User.id).in_([i for i in coach_ids if i]))
+            ).all()
+        }
+        if any(coach_ids)
+        else {}
+    )
+    view = TrajectoryView(
+        trajectory=trajectory,
+        programme=programme,
+        professional=professional,
+        relationship=relationship,
+        sessions=sessions,
+        answers=answers,
+        responses=responses,
+        diary=diary,
+        experiments=experiments,
+        codings=codings,
+        evidence=evidence,
+        feedback=feedback,
+        coaches=coaches,
+    )
+    positions = {s.id or 0: s for s in sessions}
+    view.series = subscale_series(responses, positions)
+    return view
+
+
+# ------------------------------------------------------------------ feedback and summary
+
+FEEDBACK_LIMIT = 5000
+SUMMARY_LIMIT = 5000
+
+
+def give_feedback(
+    session: Session,
+    *,
+    actor: Actor,
+    trajectory: Trajectory,
+    text: str,
+    session_id: int | None = None,
+    diary_entry_id: int | None = None,
+) -> Feedback:
+    """Write feedback to the professional on a session, a diary entry or the whole."""
+    from app.errors import InvalidInput
+    from app.i18n import gettext as _
+    from app.notify import notify
+
+    if not text.strip():
+        raise InvalidInput({"feedback": _("Write your feedback first.")})
+    if len(text) > FEEDBACK_LIMIT:
+        raise InvalidInput({"feedback": _("At most %(limit)s characters.", limit=FEEDBACK_LIMIT)})
+    if session_id is not None:
+        target = session.get(ReflectionSession, session_id)
+        if target is None or target.trajectory_id != trajectory.id:
+            raise InvalidInput({"feedback": _("Choose a session of this programme.")})
+    if diary_entry_id is not None:
+        entry = session.get(DiaryEntry, diary_entry_id)
+        if entry is None or entry.trajectory_id != trajectory.id:
+            raise InvalidInput({"feedback": _("Choose a diary moment of this programme.")})
+    feedback = Feedback(
+        organisation_id=trajectory.organisation_id,
+        trajectory_id=trajectory.id,  # type: ignore[arg-type]
+        session_id=session_id,
+        diary_entry_id=diary_entry_id,
+        coach_id=actor.id,
+        text=text.strip(),
+    )
+    session.add(feedback)
+    notify(
+        session,
+        organisation_id=trajectory.organisation_id,
+        user_id=trajectory.professional_id,
+        kind="feedback",
+        link=f"/trajectories/{trajectory.id}#feedback",
+        email=True,
+    )
+    return feedback
+
+
+def feedback_for_professional(session: Session, *, trajectory: Trajectory) -> list[Feedback]:
+    """The coach feedback of a trajectory, newest first."""
+    return list(
+        session.exec(
+            select(Feedback)
+            .where(Feedback.trajectory_id == trajectory.id)
+            .order_by(col(Feedback.created_at).desc())
+        ).all()
+    )
+
+
+def save_summary(session: Session, *, trajectory: Trajectory, text: str) -> None:
+    """The coach's summary for the trajectory report."""
+    from app.errors import InvalidInput
+    from app.i18n import gettext as _
+
+    if len(text) > SUMMARY_LIMIT:
+        raise InvalidInput({"summary": _("At most %(limit)s characters.", limit=SUMMARY_LIMIT)})
+    trajectory.coach_summary = text.strip()
+    session.add(trajectory)
+
+
+def mark_reviewed(session: Session, *, reflection_session: ReflectionSession) -> None:
+    """The coach has read a finished session."""
+    if reflection_session.status == SessionStatus.completed:
+        reflection_session.status = SessionStatus.reviewed
+        session.add(reflection_session)
+
+
+def mark_feedback_read(session: Session, *, trajectory: Trajectory) -> None:
+    """The professional has seen the feedback on their trajectory page."""
+    from sqlalchemy import update
+
+    session.execute(
+        update(Feedback)
+        .where(col(Feedback.trajectory_id) == trajectory.id, col(Feedback.read_at).is_(None))
+        .values(read_at=utcnow())
+    )

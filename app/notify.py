@@ -1,0 +1,79 @@
+"""In-app notifications, and the email that tells someone something is waiting."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from app.config import get_settings
+from app.mail import render_email, send_mail
+from app.models import Notification, User, utcnow
+
+
+def notify(
+    session: Session,
+    *,
+    organisation_id: int,
+    user_id: int,
+    kind: str,
+    link: str,
+    email: bool = False,
+) -> Notification:
+    """Tell a person in the app (and by email) that something is waiting; never what it says."""
+    notification = Notification(
+        organisation_id=organisation_id, user_id=user_id, kind=kind, link=link
+    )
+    session.add(notification)
+    if email:
+        # send_mail keeps it in the outbox and delivers it when SMTP is configured.
+        user = session.get(User, user_id)
+        if user is not None and user.is_active:
+            subject, text, html = render_email(
+                "notification",
+                user.locale,
+                name=user.display_name,
+                kind=kind,
+                link=f"{get_settings().base_url}{link}",
+            )
+            send_mail(
+                session,
+                to=user.email,
+                subject=subject,
+                text=text,
+                html=html,
+                organisation_id=organisation_id,
+            )
+    return notification
+
+
+def unread_count(session: Session, *, user_id: int) -> int:
+    """How many notifications wait for this person."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+        ).one()
+    )
+
+
+def recent(session: Session, *, user_id: int, limit: int = 30) -> list[Notification]:
+    """The newest notifications of a person."""
+    return list(
+        session.exec(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(col(Notification.created_at).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def mark_read(session: Session, *, user_id: int, link: str | None = None) -> None:
+    """Mark a person's notifications read (all, or those pointing at one page)."""
+    statement = update(Notification).where(
+        col(Notification.user_id) == user_id, col(Notification.read_at).is_(None)
+    )
+    if link is not None:
+        statement = statement.where(col(Notification.link) == link)
+    session.execute(statement.values(read_at=utcnow()))
