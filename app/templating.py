@@ -49,6 +49,18 @@ def _format_time(value: datetime | None) -> str:
     return format_time(value, format="HH:mm", tzinfo=i18n.local_zone(), locale=i18n.get_locale())
 
 
+def _format_number(value: float | None, digits: int = 1, sign: bool = False) -> str:
+    """A number with the locale's decimal mark ("3,5" in Dutch); "–" for no value."""
+    if value is None:
+        return "–"
+    from babel.numbers import format_decimal
+
+    pattern = ("+" if sign else "") + "0." + "0" * digits if digits else "0"
+    if sign:
+        pattern += ";-" + pattern[1:]
+    return format_decimal(value, format=pattern, locale=i18n.get_locale())
+
+
 def _make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
@@ -68,6 +80,7 @@ def _make_environment() -> Environment:
     )
     env.filters["datetime"] = _format_datetime
     env.filters["date"] = _format_date
+    env.filters["number"] = _format_number
     env.filters["time"] = _format_time
     return env
 

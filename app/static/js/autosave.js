@@ -121,13 +121,16 @@
     });
     form.addEventListener("focusout", function () { if (dirty) save(); });
     document.addEventListener("dyade:relogin", function () {
+      if (!form.isConnected) return;  // a step swapped out by htmx
       if (waitingForLogin) { waitingForLogin = false; save(); }
     });
     // Leaving the page: a beacon survives the unload where fetch would be cancelled.
     window.addEventListener("pagehide", function () {
+      if (!form.isConnected) return;
       if (dirty && navigator.sendBeacon) { navigator.sendBeacon(url, payload()); dirty = false; }
     });
     document.addEventListener("visibilitychange", function () {
+      if (!form.isConnected) return;
       if (document.visibilityState === "hidden" && dirty) save();
     });
     // The wizard's own submit must carry the newest version: wait for a running save.
