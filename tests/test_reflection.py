@@ -399,3 +399,18 @@ def test_other_people_get_404_on_a_trajectory(
             ).status_code
             == 404
         )
+
+
+def test_a_contrast_relationship_can_be_chosen_at_the_start(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    focus = make_relationship(client)
+    contrast = make_relationship(client, pseudonym="Bo", is_contrast="1")
+    page = client.get("/relationships").text
+    assert "Geen contrastrelatie" in page
+    response = client.post_form(
+        f"/relationships/{focus}/trajectories", {"contrast_id": str(contrast)}
+    )
+    trajectory = db.get(Trajectory, int(response.headers["location"].rsplit("/", 1)[1]))
+    assert trajectory is not None and trajectory.contrast_relationship_id == contrast
