@@ -232,7 +232,7 @@ def test_a_new_teacher_goes_from_login_to_what_changed_in_dutch(
     # Every scale has an intake score (the third column).
     intake = scores.locator("tbody td:nth-child(3)")
     assert intake.count() >= 4
-    assert all(re.fullmatch(r"\d+\.\d", cell) for cell in intake.all_inner_texts())
+    assert all(re.fullmatch(r"\d+,\d", cell) for cell in intake.all_inner_texts())
 
 
 # ---------------------------------------------------------------- nothing is lost
