@@ -19,6 +19,7 @@ from app.auth.routes import router as auth_router
 from app.coaching.report_routes import router as report_router
 from app.coaching.routes import router as coaching_router
 from app.config import get_settings
+from app.dashboards.routes import router as dashboards_router
 from app.deps import csrf_protect
 from app.errors import CsrfFailed, DomainError, LoginRequired
 from app.home.routes import router as home_router
@@ -152,6 +153,7 @@ def create_app() -> FastAPI:
     app.include_router(coaching_router)
     app.include_router(report_router)
     app.include_router(diary_router)
+    app.include_router(dashboards_router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(DomainError, _domain_error)

@@ -1,4 +1,4 @@
-"""The start page per role, the coach's caseload and the supervisor's overview."""
+"""The start page per role and the health check."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.db import SessionDep
-from app.deps import CurrentActor, SupervisorActor, public
-from app.home import service
+from app.deps import CurrentActor, public
 from app.templating import render
 
 router = APIRouter()
@@ -16,12 +15,6 @@ router = APIRouter()
 @router.get("/home")
 def home(request: Request, actor: CurrentActor) -> Response:
     return render(request, "home/home.html", {})
-
-
-@router.get("/dashboard")
-def dashboard(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
-    counts = service.organisation_counts(session, actor=actor)
-    return render(request, "home/dashboard.html", {"counts": counts, "min_cell": service.MIN_CELL})
 
 
 @router.get("/healthz")

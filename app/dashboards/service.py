@@ -1,0 +1,387 @@
+"""The supervisor's dashboard: aggregate figures of one organisation, small groups hidden.
+
+Every count is a GROUP BY in the database. Only the change statistics need per-person
+values: one query fetches the completed baseline, post and follow-up responses of the
+four questionnaires for the selected trajectories (at most three rows per trajectory and
+questionnaire), and `stats.paired_change` turns the pairs into group figures. Nothing
+here returns a name, a text or one person's score.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, and_, case, distinct, func
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, col, select
+
+from app.dashboards.stats import (
+    MIN_CELL,
+    PairedChange,
+    paired_change,
+    selection_is_safe,
+    suppress_row,
+)
+from app.deps import Actor
+from app.i18n import local_zone
+from app.instruments.loader import builtin_definition
+from app.instruments.reliable_change import ChangeParameters
+from app.instruments.schema import Translation
+from app.models import (
+    FocusRelationship,
+    InstrumentResponse,
+    ReflectionSession,
+    Role,
+    SessionStatus,
+    Trajectory,
+    TrajectoryStatus,
+    User,
+    UserRole,
+)
+from app.models.reflection import Sector
+
+#: The questionnaires whose change the dashboard reports, in the order shown.
+INSTRUMENTS: Final = ("relationship", "efficacy", "strain", "empathy")
+#: Later measurements compared with the intake (the "baseline" phase).
+COMPARISONS: Final = ("post", "follow_up")
+_DONE: Final = (SessionStatus.completed.value, SessionStatus.reviewed.value)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which trajectories the dashboard covers; None means "all"."""
+
+    sector: str | None = None
+    coach_id: int | None = None
+    started_from: date | None = None
+    started_to: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.sector, self.coach_id, self.started_from))
+
+    def wider(self) -> list[Filters]:
+        """Every selection with one filter fewer (what a filter difference compares with)."""
+        out = []
+        if self.sector is not None:
+            out.append(replace(self, sector=None))
+        if self.coach_id is not None:
+            out.append(replace(self, coach_id=None))
+        if self.started_from is not None or self.started_to is not None:
+            out.append(replace(self, started_from=None, started_to=None))
+        return out
+
+
+@dataclass(frozen=True)
+class SectorRow:
+    sector: str
+    professionals: int | None  # None: hidden, fewer than MIN_CELL
+    started: int | None
+    completed: int | None
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    position: int
+    template_key: str
+    completed: int | None  # trajectories that completed this session; None: hidden
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """Change on one subscale from intake to one later measurement, for the whole group."""
+
+    instrument_key: str
+    instrument_title: Translation
+    subscale_key: str
+    label: Translation
+    higher_is_better: bool
+    comparison: str
+    n: int | None  # pairs; None: hidden, fewer than MIN_CELL people
+    change: PairedChange | None
+    share_improved: float | None  # None: hidden or unknown
+    share_unchanged: float | None
+    share_deteriorated: float | None
+
+
+@dataclass(frozen=True)
+class CoachOption:
+    id: int
+    name: str
+
+
+@dataclass
+class Dashboard:
+    filters: Filters
+    withheld: bool = False  # the selection differs from a wider one by too few people
+    professional_accounts: int | None = None
+    professionals: int | None = None
+    started: int | None = None
+    completed: int | None = None
+    sectors: list[SectorRow] = field(default_factory=list)
+    funnel: list[FunnelStep] = field(default_factory=list)
+    changes: list[ChangeRow] = field(default_factory=list)
+    coaches: list[CoachOption] = field(default_factory=list)
+    min_cell: int = MIN_CELL
+
+
+def _shown(value: int, people: int) -> int | None:
+    return value if people >= MIN_CELL else None
+
+
+def _conditions(organisation_id: int, filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        col(Trajectory.organisation_id) == organisation_id,
+        col(FocusRelationship.organisation_id) == organisation_id,
+    ]
+    if filters.sector is not None:
+        conditions.append(col(FocusRelationship.sector) == filters.sector)
+    if filters.coach_id is not None:
+        conditions.append(col(Trajectory.coach_id) == filters.coach_id)
+    if filters.started_from is not None:
+        # Days are the reader's days: midnight in the app's local time zone.
+        start = datetime.combine(filters.started_from, time.min, tzinfo=local_zone())
+        conditions.append(col(Trajectory.created_at) >= start)
+    if filters.started_to is not None:
+        end = datetime.combine(filters.started_to + timedelta(days=1), time.min, local_zone())
+        conditions.append(col(Trajectory.created_at) < end)
+    return conditions
+
+
+def _join_focus() -> Any:
+    return col(FocusRelationship.id) == col(Trajectory.focus_relationship_id)
+
+
+def _professionals(session: Session, organisation_id: int, filters: Filters) -> int:
+    count = session.exec(
+        select(func.count(distinct(col(Trajectory.professional_id))))
+        .join(FocusRelationship, _join_focus())
+        .where(*_conditions(organisation_id, filters))
+    ).one()
+    return int(count or 0)
+
+
+def coach_options(session: Session, *, actor: Actor) -> list[CoachOption]:
+    """The coaches with trajectories in the organisation (for the cohort filter)."""
+    rows = session.exec(
+        select(User.id, User.display_name)
+        .join(Trajectory, col(Trajectory.coach_id) == col(User.id))
+        .where(
+            col(Trajectory.organisation_id) == actor.organisation_id,
+            col(User.organisation_id) == actor.organisation_id,
+        )
+        .distinct()
+        .order_by(User.display_name)
+    ).all()
+    return [CoachOption(int(id_), name) for id_, name in rows if id_ is not None]
+
+
+def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
+    """The dashboard figures of the actor's organisation for one selection."""
+    org = actor.organisation_id
+    result = Dashboard(filters=filters, coaches=coach_options(session, actor=actor))
+    accounts = session.exec(
+        select(func.count(distinct(col(UserRole.user_id))))
+        .join(User, col(User.id) == col(UserRole.user_id))
+        .where(
+            col(UserRole.organisation_id) == org,
+            col(UserRole.role) == Role.professional.value,
+            col(User.is_active).is_(True),
+        )
+    ).one()
+    result.professional_accounts = _shown(int(accounts or 0), int(accounts or 0))
+
+    completed = col(Trajectory.status) == TrajectoryStatus.completed.value
+    started_people = func.count(distinct(col(Trajectory.professional_id)))
+    completed_people = func.count(distinct(case((completed, col(Trajectory.professional_id)))))
+    headline = sql_select(
+        func.count(distinct(col(Trajectory.id))),
+        started_people,
+        func.count(distinct(case((completed, col(Trajectory.id))))),
+        completed_people,
+    )
+    conditions = _conditions(org, filters)
+    trajectories, people, done, done_people = session.execute(
+        headline.join(FocusRelationship, _join_focus()).where(*conditions)
+    ).one()
+    if filters.active:
+        wider = [_professionals(session, org, w) for w in filters.wider()]
+        if not selection_is_safe(int(people), wider):
+            result.withheld = True
+            return result
+    result.professionals = _shown(people, people)
+    result.started = _shown(trajectories, people)
+    result.completed = _shown(done, done_people)
+
+    sector_rows = session.execute(
+        sql_select(
+            col(FocusRelationship.sector),
+            func.count(distinct(col(Trajectory.id))),
+            started_people,
+            func.count(distinct(case((completed, col(Trajectory.id))))),
+            completed_people,
+        )
+        .join(FocusRelationship, _join_focus())
+        .where(*conditions)
+        .group_by(FocusRelationship.sector)
+        .order_by(FocusRelationship.sector)
+    ).all()
+    hide_people = suppress_row([r[2] for r in sector_rows], total=people)
+    hide_done = suppress_row([r[4] for r in sector_rows], total=done_people)
+    result.sectors = [
+        SectorRow(
+            sector=str(sector),
+            professionals=None if hide_p else n_people,
+            started=None if hide_p else n_started,
+            completed=None if hide_d else n_done,
+        )
+        for (sector, n_started, n_people, n_done, _), hide_p, hide_d in zip(
+            sector_rows, hide_people, hide_done, strict=True
+        )
+    ]
+
+    is_done = col(ReflectionSession.status).in_(_DONE)
+    funnel_rows = session.execute(
+        sql_select(
+            col(ReflectionSession.position),
+            col(ReflectionSession.template_key),
+            func.count(distinct(case((is_done, col(Trajectory.id))))),
+            func.count(distinct(case((is_done, col(Trajectory.professional_id))))),
+        )
+        .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
+        .join(FocusRelationship, _join_focus())
+        .where(col(ReflectionSession.organisation_id) == org, *conditions)
+        .group_by(col(ReflectionSession.position), col(ReflectionSession.template_key))
+        .order_by(col(ReflectionSession.position))
+    ).all()
+    result.funnel = [
+        FunnelStep(int(position), str(key), _shown(n, n_people))
+        for position, key, n, n_people in funnel_rows
+    ]
+    result.changes = _changes(session, org, conditions)
+    return result
+
+
+def _changes(
+    session: Session, organisation_id: int, conditions: Sequence[ColumnElement[bool]]
+) -> list[ChangeRow]:
+    rows = session.execute(
+        sql_select(
+            col(InstrumentResponse.trajectory_id),
+            col(Trajectory.professional_id),
+            col(InstrumentResponse.instrument_key),
+            col(InstrumentResponse.instrument_version),
+            col(InstrumentResponse.phase),
+            col(InstrumentResponse.scores),
+            col(InstrumentResponse.completed_at),
+        )
+        .join(Trajectory, col(Trajectory.id) == col(InstrumentResponse.trajectory_id))
+        .join(FocusRelationship, _join_focus())
+        .where(
+            col(InstrumentResponse.organisation_id) == organisation_id,
+            col(InstrumentResponse.instrument_key).in_(INSTRUMENTS),
+            col(InstrumentResponse.phase).in_(("baseline", *COMPARISONS)),
+            col(InstrumentResponse.completed_at).is_not(None),
+            and_(*conditions),
+        )
+        .order_by(col(InstrumentResponse.completed_at), col(InstrumentResponse.id))
+    ).all()
+    # (instrument, trajectory) -> phase -> (scores, version); ordered by time, so the
+    # first baseline and the latest post/follow-up win.
+    measured: dict[tuple[str, int], dict[str, tuple[dict[str, Any], int]]] = defaultdict(dict)
+    owner: dict[int, int] = {}
+    for trajectory_id, professional_id, key, version, phase, scores, _at in rows:
+        owner[trajectory_id] = professional_id
+        phases = measured[(key, trajectory_id)]
+        if phase == "baseline" and "baseline" in phases:
+            continue
+        phases[phase] = (scores or {}, version)
+
+    # One pass over the measurements: (instrument, subscale, comparison) -> pairs, people.
+    pairs: dict[tuple[str, str, str], list[tuple[float, float]]] = defaultdict(list)
+    people: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+    for (key, trajectory_id), phases in measured.items():
+        if "baseline" not in phases:
+            continue
+        before = phases["baseline"][0]
+        for comparison in COMPARISONS:
+            if comparison not in phases:
+                continue
+            after = phases[comparison][0]
+            for subscale_key, pre in before.items():
+                post = after.get(subscale_key)
+                if isinstance(pre, int | float) and isinstance(post, int | float):
+                    cell: tuple[str, str, str] = (key, subscale_key, comparison)
+                    pairs[cell].append((float(pre), float(post)))
+                    people[cell].add(owner[trajectory_id])
+
+    out: list[ChangeRow] = []
+    for key in INSTRUMENTS:
+        definition = builtin_definition(key)
+        for subscale in definition.subscales:
+            parameters = None
+            if subscale.sd is not None and subscale.reliability is not None:
+                parameters = ChangeParameters(sd=subscale.sd, reliability=subscale.reliability)
+            for comparison in COMPARISONS:
+                cell = (key, subscale.key, comparison)
+                out.append(
+                    _change_row(
+                        key,
+                        definition.title,
+                        subscale,
+                        comparison,
+                        pairs.get(cell, []),
+                        len(people.get(cell, ())),
+                        parameters,
+                    )
+                )
+    return out
+
+
+def _change_row(
+    key: str,
+    title: Translation,
+    subscale: Any,
+    comparison: str,
+    pairs: list[tuple[float, float]],
+    people: int,
+    parameters: ChangeParameters | None,
+) -> ChangeRow:
+    base = ChangeRow(
+        instrument_key=key,
+        instrument_title=title,
+        subscale_key=subscale.key,
+        label=subscale.label,
+        higher_is_better=subscale.higher_is_better,
+        comparison=comparison,
+        n=None,
+        change=None,
+        share_improved=None,
+        share_unchanged=None,
+        share_deteriorated=None,
+    )
+    if people < MIN_CELL or len(pairs) < MIN_CELL:
+        return base
+    change = paired_change(pairs, parameters=parameters, higher_is_better=subscale.higher_is_better)
+    shares: list[float | None] = [None, None, None]
+    if change.improved is not None and change.deteriorated is not None:
+        counts = [change.improved, change.unchanged or 0, change.deteriorated]
+        hidden = suppress_row(counts, total=change.n)
+        shares = [None if h else c / change.n for c, h in zip(counts, hidden, strict=True)]
+    return replace(
+        base,
+        n=change.n,
+        change=change,
+        share_improved=shares[0],
+        share_unchanged=shares[1],
+        share_deteriorated=shares[2],
+    )
+
+
+def known_sectors() -> list[str]:
+    """The sectors a supervisor can filter on."""
+    return [s.value for s in Sector]

@@ -1,0 +1,286 @@
+"""The supervisor's dashboard: figures from crafted data, suppression, filters, CSV, access."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlmodel import Session
+
+from app import i18n
+from app.models import (
+    FocusRelationship,
+    InstrumentResponse,
+    Organisation,
+    ReflectionSession,
+    Role,
+    Trajectory,
+    User,
+    utcnow,
+)
+from tests.conftest import Cast, Client, make_user
+
+SESSIONS = ("intake", "interview", "reflection", "consolidation", "post", "follow_up")
+PHASES = {"intake": "baseline", "post": "post", "follow_up": "follow_up"}
+
+
+def say(message: str, **variables: object) -> str:
+    with i18n.using_locale("nl"):
+        return i18n.gettext(message, **variables)
+
+
+def page_text(response: httpx.Response) -> str:
+    return html.unescape(response.text)
+
+
+def add_trajectory(
+    db: Session,
+    org: Organisation,
+    professional: User,
+    *,
+    sector: str = "education",
+    coach: User | None = None,
+    started: datetime | None = None,
+    closeness: tuple[float, float] | None = (3.0, 3.0),
+    done: int = 6,
+) -> Trajectory:
+    """A trajectory with `done` finished sessions and closeness at intake and post."""
+    focus = FocusRelationship(
+        organisation_id=org.id,  # type: ignore[arg-type]
+        professional_id=professional.id,  # type: ignore[arg-type]
+        pseudonym="Geheimpje",
+        sector=sector,
+        age_band="8-11",
+    )
+    db.add(focus)
+    db.flush()
+    trajectory = Trajectory(
+        organisation_id=org.id,  # type: ignore[arg-type]
+        professional_id=professional.id,  # type: ignore[arg-type]
+        focus_relationship_id=focus.id,  # type: ignore[arg-type]
+        coach_id=coach.id if coach else None,
+        programme_key="llinc",
+        programme_version=1,
+        status="completed" if done == len(SESSIONS) else "active",
+        created_at=started or utcnow(),
+    )
+    db.add(trajectory)
+    db.flush()
+    for position, key in enumerate(SESSIONS, start=1):
+        session = ReflectionSession(
+            organisation_id=org.id,  # type: ignore[arg-type]
+            trajectory_id=trajectory.id,  # type: ignore[arg-type]
+            position=position,
+            template_key=key,
+            phase=PHASES.get(key, key),
+            status="completed" if position <= done else "locked",
+        )
+        db.add(session)
+        db.flush()
+        if closeness is not None and key in ("intake", "post") and position <= done:
+            db.add(
+                InstrumentResponse(
+                    organisation_id=org.id,  # type: ignore[arg-type]
+                    session_id=session.id,  # type: ignore[arg-type]
+                    trajectory_id=trajectory.id,  # type: ignore[arg-type]
+                    step_key="relationship",
+                    phase=PHASES[key],
+                    instrument_key="relationship",
+                    instrument_version=1,
+                    answers={},
+                    scores={"closeness": closeness[0 if key == "intake" else 1]},
+                    completed_at=utcnow() + timedelta(seconds=position),
+                )
+            )
+    return trajectory
+
+
+def professionals(db: Session, org: Organisation, n: int, prefix: str) -> list[User]:
+    return [
+        make_user(
+            db, org, f"{prefix}{i}@{org.slug}.example", f"{prefix} {i}", [Role.professional], ""
+        )
+        for i in range(n)
+    ]
+
+
+CHANGES = (0.5, 1.0, 0.0, 1.5, 0.5, 1.5)  # mean +0.83, 95% CI 0.20 to 1.47, d_z 1.38
+
+
+def six_with_known_change(db: Session, cast: Cast, coach: User | None = None) -> None:
+    for person, change in zip(professionals(db, cast.org, 6, "edu"), CHANGES, strict=True):
+        add_trajectory(db, cast.org, person, coach=coach, closeness=(3.0, 3.0 + change))
+    db.commit()
+
+
+def closeness_post(response: httpx.Response) -> str:
+    match = re.search(
+        r'data-cell="relationship-closeness-post">(.*?)</tr>', response.text, flags=re.S
+    )
+    assert match, "no closeness row"
+    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1)))
+
+
+def test_the_figures_match_crafted_data(client: Client, cast: Cast, db: Session) -> None:
+    six_with_known_change(db, cast)
+    page = client.login_as(cast.supervisor).get("/dashboard")
+    assert page.status_code == 200
+    row = closeness_post(page)
+    assert re.search(r"\b6\b", row)
+    for figure in ("+0,83", "0,20", "1,47", "1,38"):
+        assert figure in row, (figure, row)
+    # 3 improved, 3 unchanged, 0 deteriorated: every class is small, so no share is shown.
+    assert row.count(say("fewer than %(n)s", n=5)) == 2
+    assert re.search(r'id="figure-professionals">\s*6\s*<', page.text)
+    assert re.search(r'id="figure-completed">\s*6\s*<', page.text)
+    # Follow-up was not measured: too few pairs, so hidden.
+    assert "Geheimpje" not in page.text
+
+
+def test_a_small_sector_is_hidden_and_the_totals_do_not_give_it_away(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    six_with_known_change(db, cast)
+    for person in professionals(db, cast.org, 3, "care"):
+        add_trajectory(db, cast.org, person, sector="childcare", done=2)
+    db.commit()
+    page = client.login_as(cast.supervisor).get("/dashboard")
+    table = re.search(r'id="table-sectors">(.*?)</table>', page.text, flags=re.S)
+    assert table
+    # childcare (3) is hidden, and so is education (6): otherwise 9 − 6 = 3.
+    assert re.findall(r"<td>\s*(\d+)\s*</td>", table.group(1)) == []
+    assert say("fewer than %(n)s", n=5) in html.unescape(table.group(1))
+    assert re.search(r'id="figure-professionals">\s*9\s*<', page.text)
+
+
+def test_a_filter_that_leaves_out_a_small_group_is_withheld(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    six_with_known_change(db, cast)
+    for person in professionals(db, cast.org, 3, "care"):
+        add_trajectory(db, cast.org, person, sector="childcare")
+    db.commit()
+    client.login_as(cast.supervisor)
+    education = client.get("/dashboard?sector=education")
+    assert 'id="figure-professionals"' not in education.text
+    assert "+0,83" not in education.text
+    assert say(
+        "Not shown: this selection differs from a wider one by fewer than %(n)s people.", n=5
+    ) in page_text(education)
+
+
+def test_filters_by_sector_coach_and_period(client: Client, cast: Cast, db: Session) -> None:
+    six_with_known_change(db, cast, coach=cast.coach)
+    long_ago = datetime(2024, 1, 15, tzinfo=UTC)
+    for person in professionals(db, cast.org, 5, "care"):
+        add_trajectory(
+            db, cast.org, person, sector="childcare", coach=cast.other_coach, started=long_ago,
+            closeness=(3.0, 2.0),
+        )  # fmt: skip
+    db.commit()
+    client.login_as(cast.supervisor)
+
+    def professionals_shown(query: str) -> str:
+        match = re.search(r'id="figure-professionals">\s*(\d+)\s*<', client.get(query).text)
+        return match.group(1) if match else ""
+
+    assert professionals_shown("/dashboard") == "11"
+    assert professionals_shown("/dashboard?sector=education") == "6"
+    assert professionals_shown("/dashboard?sector=childcare") == "5"
+    assert professionals_shown(f"/dashboard?coach={cast.other_coach.id}") == "5"
+    assert professionals_shown("/dashboard?from=2024-01-01&to=2024-12-31") == "5"
+    assert professionals_shown("/dashboard?from=2025-01-01") == "6"
+    assert "+0,83" in closeness_post(client.get(f"/dashboard?coach={cast.coach.id}"))
+    assert "\u22121,00" in closeness_post(client.get("/dashboard?sector=childcare"))
+    # Unknown values are ignored, a bad date is explained.
+    assert professionals_shown("/dashboard?sector=circus&coach=999999") == "11"
+    bad = client.get("/dashboard?from=gisteren")
+    assert bad.status_code == 200
+    assert say("Enter the start date as YYYY-MM-DD, e.g. 2025-09-01.") in page_text(bad)
+    fragment = client.get("/dashboard?sector=education", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and 'id="dashboard-results"' in fragment.text
+
+
+def csv_rows(response: httpx.Response) -> list[list[str]]:
+    assert response.headers["content-type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
+
+
+def test_the_csv_matches_the_screen_and_neutralises_formulas(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    cast.coach.display_name = '=HYPERLINK("http://evil.example","klik")'
+    db.add(cast.coach)
+    six_with_known_change(db, cast, coach=cast.coach)
+    client.login_as(cast.supervisor)
+    rows = csv_rows(client.get(f"/dashboard/export.csv?coach={cast.coach.id}"))
+    cohort = next(r for r in rows if r[1] == say("Coach cohort"))
+    assert cohort[2].startswith("'=HYPERLINK")
+    taking_part = next(r for r in rows if r[2] == say("Professionals taking part"))
+    assert taking_part[4] == "6"
+    closeness = next(
+        r for r in rows if r[2].endswith(": Nabijheid") and r[3] == say("After six weeks")
+    )
+    n, mean, low, high, d_z, improved, deteriorated = closeness[4:11]
+    assert (n, mean, low, high, d_z) == ("6", "0.833", "0.198", "1.469", "1.376")
+    assert improved == deteriorated == say("fewer than %(n)s", n=5)
+    # The same figures on the screen, rounded to two decimals.
+    row = closeness_post(client.get(f"/dashboard?coach={cast.coach.id}"))
+    for value in (mean, low, high, d_z):
+        assert f"{float(value):.2f}".replace(".", ",") in row
+    assert "Geheimpje" not in "\n".join(",".join(r) for r in rows)
+    # A negative mean change is a number, not text: it is not given an apostrophe.
+    page = client.get("/dashboard/export.csv")
+    assert "'-" not in page.text
+
+
+def test_a_small_organisation_sees_only_fewer_than_five(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    for person in professionals(db, cast.org, 3, "few"):
+        add_trajectory(db, cast.org, person, closeness=(3.0, 4.0))
+    db.commit()
+    client.login_as(cast.supervisor)
+    page = client.get("/dashboard")
+    assert re.findall(r"<td>\s*(\d+)\s*</td>", page.text) == []
+    # Only the organisation-wide number of accounts (6 in the cast) is big enough.
+    assert re.findall(r'id="figure-[a-z]+">\s*\d', page.text) == ['id="figure-accounts">6']
+    rows = csv_rows(client.get("/dashboard/export.csv"))
+    numbers = [
+        cell
+        for row in rows[1:]
+        if row[1] != say("Whole organisation")
+        for cell in row[4:]
+        if re.fullmatch(r"-?[\d.]+", cell)
+    ]
+    assert numbers == []
+
+
+@pytest.mark.parametrize("role", ["professional", "coach", "admin", "outsider"])
+@pytest.mark.parametrize("url", ["/dashboard", "/dashboard/export.csv"])
+def test_only_supervisors_get_in(client: Client, cast: Cast, role: str, url: str) -> None:
+    client.login_as(cast.by_role(role))
+    assert client.get(url).status_code == 403
+
+
+def test_a_supervisor_sees_only_their_own_organisation(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    six_with_known_change(db, cast)
+    elsewhere = make_user(db, cast.other_org, "sup@elders.example", "S", [Role.supervisor], "")
+    for person in professionals(db, cast.other_org, 2, "else"):
+        add_trajectory(db, cast.other_org, person)
+    db.commit()
+    page = client.login_as(elsewhere).get("/dashboard")
+    assert page.status_code == 200
+    assert "+0,83" not in page.text
+    assert not re.search(r'id="figure-professionals">\s*\d', page.text)
+    assert say("Cohort of %(name)s", name=cast.coach.display_name) not in page_text(page)
+    # Our coach as a filter from the other organisation is ignored, not a way in.
+    other = client.get(f"/dashboard/export.csv?coach={cast.coach.id}").text
+    assert "Carla" not in other
