@@ -224,3 +224,18 @@ def test_feedback_reaches_the_professional_without_content_in_the_email(
     assert secret not in mail.body_text and "Kiki" not in mail.body_text
     assert f"/trajectories/{trajectory.id}" in mail.body_text
     assert "geschreven" in professional.get("/notifications").text
+
+
+def test_the_caseload_loads_in_a_fixed_number_of_queries(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    start(professional, db)
+    client.login_as(cast.coach)
+    one = count_queries(lambda: client.get("/coach"))
+    for _ in range(3):
+        _trajectory, sessions = start(professional, db)
+        do_intake(professional, sessions["intake"].id)
+    four = count_queries(lambda: client.get("/coach"))
+    assert four == one, (one, four)
+    assert "Kiki" in client.get("/coach").text
