@@ -11,6 +11,18 @@ from starlette.requests import Request
 
 from app.i18n import gettext as _
 
+#: The largest object id the database columns hold (PostgreSQL INTEGER).
+MAX_ID = 2**31 - 1
+
+
+def parse_id(raw: str) -> int | None:
+    """A posted object id, or None when it is not one the database could hold."""
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
 
 @dataclass
 class FormInput:

@@ -391,6 +391,37 @@ def test_a_huge_id_is_a_not_found_page(client: Client, cast: Cast, user_id: str)
     assert client.post_form(f"/account/sessions/{user_id}/end").status_code == 404
 
 
+@pytest.mark.parametrize("huge", ["99999999999999999999", "2147483648", "٣"])
+def test_a_huge_or_odd_id_in_a_form_gets_a_clear_answer(
+    make_client: type[Client], cast: Cast, db: Session, huge: str
+) -> None:
+    admin = make_client().login_as(cast.admin)
+    response = admin.post_form(f"/admin/users/{cast.professional.id}/coaches", {"coach_id": huge})
+    assert response.status_code == 422
+    assert say("Choose a coach.") in text(response)
+
+    professional = make_client().login_as(cast.professional)
+    relationship = professional.post_form(
+        "/relationships", {"pseudonym": "Kiki", "sector": "education", "age_band": "8-11"}
+    )
+    assert relationship.status_code == 303
+    [relationship_id] = re.findall(
+        r"/relationships/(\d+)/edit", professional.get("/relationships").text
+    )
+    started = professional.post_form(
+        f"/relationships/{relationship_id}/trajectories", {"contrast_id": huge}
+    )
+    assert started.status_code == 303
+    trajectory_id = started.headers["location"].rsplit("/", 1)[1]
+
+    coach = make_client().login_as(cast.coach)
+    feedback = coach.post_form(
+        f"/coach/trajectories/{trajectory_id}/feedback",
+        {"feedback": "Goed gedaan", "target": f"session-{huge}"},
+    )
+    assert feedback.status_code == 303
+
+
 def test_an_unknown_page_is_a_dutch_not_found_page(client: Client) -> None:
     response = client.get("/bestaat/niet")
 

@@ -13,7 +13,7 @@ from app.coaching.service import feedback_for_professional, mark_feedback_read
 from app.db import SessionDep
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
-from app.forms import FormDep
+from app.forms import FormDep, parse_id
 from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.instruments.schema import Sector as InstrumentSector
@@ -133,7 +133,7 @@ def start_trajectory(
             session,
             actor=actor,
             relationship_id=relationship_id,
-            contrast_id=int(contrast) if contrast.isdigit() else None,
+            contrast_id=parse_id(contrast) if contrast else None,
         )
     except DomainError as exc:
         if isinstance(exc, NotFound):
