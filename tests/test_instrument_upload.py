@@ -182,6 +182,11 @@ BAD_UPLOADS = {
         VALID.replace('subscale = "friction"', 'subscale = "frictoin"').encode(),
         ['item "fric_1"', 'unknown subscale "frictoin"'],
     ),
+    # An INTEGER column overflowed on PostgreSQL (a 500) and the preview could not find it.
+    "version out of range": (
+        VALID.replace("version = 1", "version = 2147483648").encode(),
+        ["version should be between 1 and 9999"],
+    ),
     "shape problem": (
         VALID.replace('kind = "questionnaire"', 'kind = "survey"').encode(),
         ['kind "survey" is not allowed'],

@@ -393,6 +393,31 @@ QUESTIONNAIRE_CASES: list[tuple[str, str, str, str]] = [
         'key = "Sample Scale"',
         'sample-v1.toml: key "Sample Scale" should be lower-case letters',
     ),
+    (
+        "key too long for the database",
+        'key = "sample"',
+        'key = "' + "s" * 61 + '"',
+        "sample-v1.toml: key is 61 characters long; the limit is 60",
+    ),
+    (
+        "item key too long",
+        'key = "close_1"',
+        'key = "' + "c" * 61 + '"',
+        'sample-v1.toml: item "' + "c" * 60 + '…": key is 61 characters long; the limit is 60',
+    ),
+    (
+        "version too high for the database",
+        "version = 1",
+        "version = 2147483648",
+        "sample-v1.toml: version should be between 1 and 9999, not 2147483648",
+    ),
+    (
+        "a scale too wide for radio buttons",
+        "min = 1\nmax = 5",
+        "min = 1\nmax = 100000000000",
+        "sample-v1.toml: scale: 1 to 100000000000 is 100000000000 answer points; "
+        "a scale can have at most 11",
+    ),
 ]
 
 
@@ -407,6 +432,12 @@ def test_it_names_file_part_and_problem(old: str, new: str, expected: str) -> No
 
 
 DIARY_CASES: list[tuple[str, str, str, str]] = [
+    (
+        "a diary scale too wide",
+        "min = 0\nmax = 4",
+        "min = 0\nmax = 40",
+        'log-v2.toml: scale "intensity": 0 to 40 is 41 answer points',
+    ),
     (
         "unknown scale",
         'scale = "intensity"',

@@ -38,6 +38,11 @@ BUILTIN_DIR: Final = Path(__file__).parent / "definitions"
 KEY_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]*")
 #: Upper bound for the max_length of a free-text diary field.
 MAX_TEXT_LENGTH: Final = 10_000
+#: Versions and keys are stored in database columns (INTEGER, 60 characters) and used in
+#: URLs ("<key>-v<version>"); a response scale is a row of radio buttons.
+MAX_VERSION: Final = 9999
+MAX_KEY_LENGTH: Final = 60
+MAX_SCALE_POINTS: Final = 11
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _LIST_LABELS: Final = {
@@ -367,8 +372,13 @@ def _check_header(definition: InstrumentDefinition) -> Iterator[Finding]:
             f'key "{definition.key}" should be lower-case letters, digits and _ '
             "and start with a letter",
         )
-    if definition.version < 1:
-        yield None, f"version should be 1 or higher, not {definition.version}"
+    if len(definition.key) > MAX_KEY_LENGTH:
+        yield (
+            None,
+            f"key is {len(definition.key)} characters long; the limit is {MAX_KEY_LENGTH}",
+        )
+    if not 1 <= definition.version <= MAX_VERSION:
+        yield None, f"version should be between 1 and {MAX_VERSION}, not {definition.version}"
     if not definition.licence.strip():
         yield None, "licence is empty; say who wrote the items and on what terms"
 
@@ -427,6 +437,14 @@ def _check_scale(where: str, scale: ResponseScale) -> Iterator[Finding]:
     if scale.min >= scale.max:
         yield where, f"min ({scale.min}) must be less than max ({scale.max})"
         return
+    points = scale.max - scale.min + 1
+    if points > MAX_SCALE_POINTS:
+        yield (
+            where,
+            f"{scale.min} to {scale.max} is {points} answer points; "
+            f"a scale can have at most {MAX_SCALE_POINTS}",
+        )
+        return
     values = [anchor.value for anchor in scale.anchors]
     for value, count in Counter(values).items():
         if count > 1:
@@ -443,6 +461,11 @@ def _duplicates(where_label: str, keys: Iterable[str]) -> Iterator[Finding]:
     for key, count in Counter(keys).items():
         if count > 1:
             yield f'{where_label} "{key}"', f"key is used {count} times; keys must be unique"
+        if len(key) > MAX_KEY_LENGTH:
+            yield (
+                f'{where_label} "{key[:MAX_KEY_LENGTH]}…"',
+                f"key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}",
+            )
 
 
 def _check_questionnaire(definition: InstrumentDefinition) -> Iterator[Finding]:
@@ -569,3 +592,8 @@ def _option_duplicates(options: Iterable[Any]) -> Iterator[tuple[str, str]]:
     for key, count in Counter(option.key for option in options).items():
         if count > 1:
             yield key, f"key is used {count} times; keys must be unique"
+        if len(key) > MAX_KEY_LENGTH:
+            yield (
+                key[:MAX_KEY_LENGTH] + "…",
+                (f"key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}"),
+            )

@@ -52,8 +52,7 @@ ANSWER_PREFIX: Final = "item-"
 DEFAULT_NAME: Final = "Sam"
 NAME_LIMIT: Final = 40
 DEFAULT_SECTOR: Final[Sector] = "education"
-# The column sizes of organisation_instrument.
-KEY_LIMIT: Final = 60
+# The column size of organisation_instrument's titles (the loader limits keys).
 TITLE_LIMIT: Final = 200
 KIND_ORDER: Final = ("questionnaire", "pulse", "diary")
 #: Built-ins in the order the programme uses them; others follow by key.
@@ -215,8 +214,6 @@ def _upload_problems(
                 f'"{key}" version {version} has already been uploaded; to change it, '
                 "upload the file with a higher version number",
             )
-    if len(key) > KEY_LIMIT:
-        yield None, f"key is {len(key)} characters long; the limit is {KEY_LIMIT}"
     for locale in LOCALES:
         length = len(definition.title.get(locale))
         if length > TITLE_LIMIT:
