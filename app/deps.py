@@ -217,6 +217,9 @@ def client_address(request: Request) -> str:
     """The client's address (the proxy's forwarded one only when proxies are trusted)."""
     if get_settings().trusted_proxies:
         forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
+        # Our proxy appends the address it saw; anything before it came from the client,
+        # who could put a fresh address there on every try to escape the login throttle.
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
     return (request.client.host if request.client else "")[:64]

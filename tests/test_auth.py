@@ -290,6 +290,38 @@ def test_too_many_failures_from_one_address_are_throttled(
     assert log_in(elsewhere, cast.coach.email, PASSWORD).status_code == 303
 
 
+def test_a_forged_forwarded_address_does_not_escape_the_address_limit(
+    client: Client, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "login_max_failures_per_address", 3)
+    monkeypatch.setattr(get_settings(), "trusted_proxies", True)
+    # The proxy appends the address it saw (198.51.100.9); what comes before is the
+    # client's own invention, new on every try.
+    for n in range(3):
+        client.headers["X-Forwarded-For"] = f"10.0.0.{n}, 198.51.100.9"
+        fail_logins(client, f"raden{n}@anker.example", 1)
+
+    client.headers["X-Forwarded-For"] = "10.0.0.99, 198.51.100.9"
+    assert log_in(client, cast.coach.email, PASSWORD).status_code == 429
+
+
+def test_resetting_the_password_lifts_the_wait_the_message_promised(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    fail_logins(client, cast.coach.email, get_settings().login_max_failures_per_account)
+    assert log_in(client, cast.coach.email, PASSWORD).status_code == 429
+
+    visitor = make_client()
+    visitor.post_form("/password/forgot", {"email": cast.coach.email})
+    link = link_in(outbox_to(db, cast.coach.email)[0].body_text, "password/reset")
+    response = visitor.post_form(
+        link, {"password": NEW_PASSWORD, "password_confirmation": NEW_PASSWORD}
+    )
+    assert response.status_code == 303
+
+    assert log_in(make_client(), cast.coach.email, NEW_PASSWORD).status_code == 303
+
+
 # Logging out and session lifetime
 
 

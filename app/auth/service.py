@@ -248,6 +248,11 @@ def redeem_token(
     set_new_password(session, user=check.user, password=password, confirmation=confirmation)
     check.token.used_at = utcnow()
     session.add(check.token)
+    # The throttle message offers a reset as the way out: whoever holds the emailed link
+    # is the owner, so the account's failed attempts no longer count.
+    session.execute(
+        delete(LoginFailure).where(col(LoginFailure.key) == f"account:{check.user.email}")
+    )
     return check.user
 
 
