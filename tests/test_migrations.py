@@ -1,7 +1,8 @@
 """Migrations: upgrade → downgrade → upgrade works, and models and migrations agree.
 
-Runs on a fresh SQLite file, and on PostgreSQL when DYADE_TEST_POSTGRES_URL is set
-(CI sets DYADE_REQUIRE_POSTGRES=1, so there it fails instead of skipping).
+Runs on a fresh SQLite file, and on PostgreSQL when DYADE_TEST_POSTGRES_URL (or a
+PostgreSQL DYADE_TEST_DATABASE_URL) is set; CI sets DYADE_REQUIRE_POSTGRES=1, so there
+it fails instead of skipping.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def _alembic(engine: Engine, *args: str) -> None:
 
 def _postgres_scratch_url() -> str:
     url = os.environ.get("DYADE_TEST_POSTGRES_URL", "")
+    if not url and os.environ.get("DYADE_TEST_DATABASE_URL", "").startswith("postgresql"):
+        # The suite itself runs on PostgreSQL: check the migrations there too.
+        url = os.environ["DYADE_TEST_DATABASE_URL"]
     if not url:
         if require_flag("DYADE_REQUIRE_POSTGRES"):
             pytest.fail("DYADE_REQUIRE_POSTGRES=1 but DYADE_TEST_POSTGRES_URL is not set")
