@@ -7,12 +7,16 @@ from datetime import timedelta
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from app.coaching.service import load_trajectory_view
 from app.db import get_engine
+from app.instruments.loader import builtin_definition
+from app.instruments.scoring import score_response
 from app.models import (
     AuditEvent,
     Coding,
     DiaryEntry,
     Feedback,
+    InstrumentResponse,
     Notification,
     OutboxMessage,
     ReflectionSession,
@@ -239,3 +243,49 @@ def test_the_caseload_loads_in_a_fixed_number_of_queries(
     four = count_queries(lambda: client.get("/coach"))
     assert four == one, (one, four)
     assert "Kiki" in client.get("/coach").text
+
+
+def test_the_coach_sees_change_judged_by_the_organisations_own_data_from_30_baselines(
+    make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    definition = builtin_definition("relationship")
+
+    def response(session_key: str, step_key: str, phase: str, answers: dict[str, int]) -> None:
+        db.add(
+            InstrumentResponse(
+                organisation_id=cast.org.id,  # type: ignore[arg-type]
+                session_id=sessions[session_key].id,  # type: ignore[arg-type]
+                trajectory_id=trajectory.id,  # type: ignore[arg-type]
+                step_key=step_key,
+                phase=phase,
+                instrument_key="relationship",
+                instrument_version=1,
+                answers=answers,
+                scores={k: v.value for k, v in score_response(definition, answers).items()},
+                completed_at=utcnow(),
+            )
+        )
+
+    response("post", "relationship", "post", {i.key: 5 for i in definition.items})
+    db.commit()
+    view = load_trajectory_view(db, trajectory=trajectory)
+    closeness = next(s for s in view.series if s.subscale_key == "closeness")
+    assert closeness.latest_change is not None
+    assert closeness.latest_change.provisional  # the file's estimate: only the intake
+
+    # 30 baseline responses of the organisation (stand-ins for other professionals'),
+    # varied so that SD and Cronbach's alpha can be estimated.
+    for n in range(30):
+        level = 1 + n % 5
+        answers = {
+            i.key: min(5, max(1, level + (k % 3) - 1)) for k, i in enumerate(definition.items)
+        }
+        response("intake", f"baseline_{n}", "baseline", answers)
+    db.commit()
+    view = load_trajectory_view(db, trajectory=trajectory)
+    closeness = next(s for s in view.series if s.subscale_key == "closeness")
+    assert closeness.latest_change is not None
+    assert not closeness.latest_change.provisional

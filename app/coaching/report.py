@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.coaching.coding import released_profiles
 from app.coaching.service import (
@@ -14,11 +13,10 @@ from app.coaching.service import (
     SubscaleSeries,
     TrajectoryView,
     load_trajectory_view,
-    subscale_series,
 )
 from app.i18n import Locale
-from app.models import Coding, InstrumentResponse, Trajectory
-from app.reflection.changes import BASELINE_SAMPLE, SubscaleChange, ThreeWords
+from app.models import Coding, Trajectory
+from app.reflection.changes import SubscaleChange, ThreeWords
 
 
 @dataclass
@@ -48,13 +46,8 @@ class TrajectoryReport:
 
 def load_report(session: Session, *, trajectory: Trajectory, locale: Locale) -> TrajectoryReport:
     """Everything in the report; only profiles released to the professional are included."""
+    # The view's series already judge change with the organisation's own baseline data.
     view = load_trajectory_view(session, trajectory=trajectory)
-    positions = {s.id or 0: s for s in view.sessions}
-    # The organisation's own baseline answers, so the marks match the professional's
-    # "what changed" page (which uses them once there are enough).
-    view.series = subscale_series(
-        view.responses, positions, _baseline_rows(session, trajectory, view.responses)
-    )
     profiles = released_profiles(session, trajectory=trajectory)
     latest = profiles[-1] if profiles else None
     earlier = next(
@@ -74,35 +67,6 @@ def load_report(session: Session, *, trajectory: Trajectory, locale: Locale) -> 
         profile=latest,
         earlier_profile=earlier,
     )
-
-
-def _baseline_rows(
-    session: Session, trajectory: Trajectory, responses: list[InstrumentResponse]
-) -> dict[tuple[str, int], list[Any]]:
-    counts: dict[tuple[str, int], int] = {}
-    for r in responses:
-        if r.completed_at is not None:
-            measured = (r.instrument_key, r.instrument_version)
-            counts[measured] = counts.get(measured, 0) + 1
-    rows: dict[tuple[str, int], list[Any]] = {}
-    # Only instruments measured more than once have a change to judge (one query each).
-    for (key, version), count in counts.items():
-        if count < 2:
-            continue
-        rows[(key, version)] = list(
-            session.exec(
-                select(InstrumentResponse.answers)
-                .where(
-                    InstrumentResponse.organisation_id == trajectory.organisation_id,
-                    InstrumentResponse.instrument_key == key,
-                    InstrumentResponse.instrument_version == version,
-                    InstrumentResponse.phase == "baseline",
-                    col(InstrumentResponse.completed_at).is_not(None),
-                )
-                .limit(BASELINE_SAMPLE)
-            ).all()
-        )
-    return rows
 
 
 def _change(series: SubscaleSeries, locale: Locale) -> SubscaleChange:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from app.models import (
 )
 from app.programmes.loader import builtin_programme
 from app.programmes.schema import ProgrammeDefinition
+from app.reflection.changes import BASELINE_SAMPLE
 
 STALL_DAYS = 14
 HIGH_STRAIN = 60.0  # on the 0–100 strain scale: "often" or more on average
@@ -123,6 +124,38 @@ def subscale_series(
                 )
             )
     return series
+
+
+def organisation_baselines(
+    session: Session, *, organisation_id: int, responses: list[InstrumentResponse]
+) -> dict[tuple[str, int], list[Any]]:
+    """The organisation's complete baseline answers per instrument, for its own SD and alpha.
+
+    Only instruments measured at least twice in one trajectory have a change to judge, so
+    only those are loaded (one query each, however many trajectories there are).
+    """
+    measured = Counter(
+        (r.trajectory_id, r.instrument_key, r.instrument_version)
+        for r in responses
+        if r.completed_at is not None
+    )
+    wanted = sorted({(key, version) for (_t, key, version), n in measured.items() if n >= 2})
+    rows: dict[tuple[str, int], list[Any]] = {}
+    for key, version in wanted:
+        rows[(key, version)] = list(
+            session.exec(
+                select(InstrumentResponse.answers)
+                .where(
+                    InstrumentResponse.organisation_id == organisation_id,
+                    InstrumentResponse.instrument_key == key,
+                    InstrumentResponse.instrument_version == version,
+                    InstrumentResponse.phase == "baseline",
+                    col(InstrumentResponse.completed_at).is_not(None),
+                )
+                .limit(BASELINE_SAMPLE)
+            ).all()
+        )
+    return rows
 
 
 # ------------------------------------------------------------------ caseload
@@ -217,9 +250,12 @@ def caseload(session: Session, *, actor: Actor, today: date | None = None) -> li
     grouped: dict[int, list[InstrumentResponse]] = defaultdict(list)
     for response in responses:
         grouped[response.trajectory_id].append(response)
+    baselines = organisation_baselines(
+        session, organisation_id=actor.organisation_id, responses=list(responses)
+    )
     for trajectory_id, items in grouped.items():
         row = rows_by_trajectory[trajectory_id]
-        series = subscale_series(items, positions)
+        series = subscale_series(items, positions, baselines)
         if any(
             s.latest_change and s.latest_change.classification is ChangeClass.DETERIORATED
             for s in series
@@ -424,7 +460,12 @@ def load_trajectory_view(session: Session, *, trajectory: Trajectory) -> Traject
         coaches=coaches,
     )
     positions = {s.id or 0: s for s in sessions}
-    view.series = subscale_series(responses, positions)
+    # The organisation's own baseline answers, as on the professional's "what changed"
+    # page and in the report, so every page gives the same verdict.
+    baselines = organisation_baselines(
+        session, organisation_id=trajectory.organisation_id, responses=responses
+    )
+    view.series = subscale_series(responses, positions, baselines)
     return view
 
 
