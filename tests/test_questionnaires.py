@@ -220,7 +220,9 @@ def test_with_a_save_url_every_question_posts_only_its_own_answer() -> None:
         anchor = f"item-{item.key}"
         assert (
             f'id="{anchor}" tabindex="-1" hx-post="/sessions/7/answers" hx-trigger="change" '
-            f'hx-include="#{anchor}" hx-params="{anchor}" hx-target="#{anchor}-saved"'
+            f'hx-include="#{anchor}" hx-params="{anchor}" hx-target="#{anchor}-saved" '
+            # Queued: two answers saved at once could overwrite each other's merge.
+            'hx-swap="innerHTML" hx-sync="closest .instrument:queue all"'
         ) in page
         assert f'id="{anchor}-saved" aria-live="polite"' in page
 

@@ -175,6 +175,39 @@ def test_unanswered_items_are_listed_and_given_answers_kept(
     assert stored.completed_at is None
 
 
+def test_htmx_saves_each_answer_as_it_is_given_and_the_page_shows_them_again(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    intake = sessions["intake"].id
+    url = f"/sessions/{intake}/steps/relationship/answers"
+    htmx = {"HX-Request": "true"}
+
+    first = client.post_form(url, {"item-close_1": "4"}, headers=htmx)
+    second = client.post_form(url, {"item-conf_2": "2"}, headers=htmx)
+    assert first.status_code == second.status_code == 200
+    assert first.text == "Opgeslagen"
+    bad = client.post_form(url, {"item-close_1": "9"}, headers=htmx)
+    assert bad.status_code == 422
+    assert "Niet opgeslagen" in bad.text
+
+    stored = db.exec(select(InstrumentResponse)).one()
+    assert stored.answers == {"close_1": 4, "conf_2": 2}
+    assert stored.completed_at is None
+    page = client.get(f"/sessions/{intake}/steps/relationship").text
+    assert re.search(r'name="item-close_1" value="4"\s+checked', page)
+    assert re.search(r'name="item-conf_2" value="2"\s+checked', page)
+
+    # Only the professional answers: the coach and outsiders cannot save into it.
+    coach = make_client().login_as(cast.coach)
+    assert coach.post_form(url, {"item-close_1": "1"}, headers=htmx).status_code == 404
+    outsider = make_client().login_as(cast.outsider)
+    assert outsider.post_form(url, {"item-close_1": "1"}, headers=htmx).status_code == 404
+    db.expire_all()
+    assert db.exec(select(InstrumentResponse)).one().answers["close_1"] == 4
+
+
 def test_tampered_answers_and_steps_get_clear_answers(
     client: Client, cast: Cast, db: Session
 ) -> None:
