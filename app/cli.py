@@ -13,15 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def _settings_or_exit() -> object:
     from pydantic import ValidationError
 
-    from app.config import get_settings
+    from app.config import describe_problems, get_settings
 
     try:
         return get_settings()
     except ValidationError as exc:
         print("Configuration problems:", file=sys.stderr)
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ())) or "settings"
-            print(f"  - {where}: {error['msg']}", file=sys.stderr)
+        for line in describe_problems(exc):
+            print(f"  - {line}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "change-me-dyade-development-only"  # noqa: S105 - a known placeholder we refuse
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         problems = self.problems()
         if problems:
-            raise ValueError(" ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def problems(self) -> list[str]:
@@ -106,6 +106,22 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'dyade.db').as_posix()}"
+
+
+def describe_problems(error: ValidationError) -> list[str]:
+    """One plain line per configuration problem, naming the environment variable."""
+    lines: list[str] = []
+    for problem in error.errors():
+        location = [str(part) for part in problem.get("loc", ())]
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if not location:  # the checks in Settings.problems() name their variables
+            lines += message.splitlines()
+            continue
+        variable = "DYADE_" + location[0].upper()
+        given = problem.get("input")
+        shown = "" if given is None or variable == "DYADE_SECRET_KEY" else f" (got {given!r})"
+        lines.append(f"{variable}: {message}{shown}")
+    return lines
 
 
 @lru_cache

@@ -12,13 +12,14 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.admin.routes import router as admin_router
 from app.auth.routes import router as auth_router
 from app.coaching.report_routes import router as report_router
 from app.coaching.routes import router as coaching_router
-from app.config import get_settings
+from app.config import describe_problems, get_settings
 from app.dashboards.routes import router as dashboards_router
 from app.deps import csrf_protect
 from app.errors import CsrfFailed, DomainError, LoginRequired
@@ -131,8 +132,14 @@ def _status_page(request: Request, status: int, message: str) -> Response:
 
 
 def create_app() -> FastAPI:
-    """Build the Dyade application."""
-    settings = get_settings()
+    """Build the Dyade application (refusing to, with the reasons, on bad configuration)."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        reasons = "\n".join(f"  - {line}" for line in describe_problems(exc))
+        raise SystemExit(
+            f"Dyade cannot start; the configuration has problems:\n{reasons}"
+        ) from None
     docs = settings.is_development
     app = FastAPI(
         title="Dyade",

@@ -61,6 +61,44 @@ def test_check_command_reports_a_bad_configuration(tmp_path: Path) -> None:
     assert "DYADE_SECRET_KEY still has its default value" in result.stderr
 
 
+def test_check_command_names_each_bad_variable_on_its_own_line(tmp_path: Path) -> None:
+    result = _run_check(
+        {
+            "DYADE_ENVIRONMENT": "production",
+            "DYADE_SECRET_KEY": "k" * 40,
+            "DYADE_SMTP_PORT": "abc",
+            "DYADE_SESSION_IDLE_MINUTES": "0",
+        },
+        tmp_path,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("  - DYADE_SMTP_PORT: ") and "'abc'" in line for line in lines)
+    assert any(line.startswith("  - DYADE_SESSION_IDLE_MINUTES: ") for line in lines)
+
+
+def test_the_server_refuses_to_start_with_the_default_key_in_production(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DYADE_DATA_DIR": str(tmp_path),
+        "DYADE_ENVIRONMENT": "production",
+        "DYADE_BASE_URL": "https://dyade.example.nl",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import app.main"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Dyade cannot start" in result.stderr
+    assert "DYADE_SECRET_KEY still has its default value" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_check_command_passes_on_a_good_configuration(tmp_path: Path) -> None:
     result = _run_check({"DYADE_ENVIRONMENT": "development"}, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
