@@ -210,6 +210,41 @@ def test_dutch_and_english_texts_are_not_copies_of_each_other() -> None:
             assert item.text.nl != item.text.en, item.key
 
 
+# Tell-tale phrasings of published questionnaires (STRS, MBI, CBI, ProQOL, WAI): a
+# tripwire, not proof. Our items must be written fresh; the review that rewrote the
+# items closest to these is in the git history of the definition files.
+PUBLISHED_PHRASINGS = [
+    "affectionate, warm relationship",
+    "always seem to be struggling",
+    "drains my energy",
+    "overly dependent",
+    "reacts strongly to separation",
+    "seek comfort from me",
+    "in tune with what",
+    "treat him/her unfairly",
+    "long and difficult day",
+    "used up at the end",
+    "another day on the job",
+    "at the thought of another day",
+    "worn out at the end of the working day",
+    "give more than you get back",
+    "tired of working with",
+    "satisfaction from being able to help",
+    "the way we are working",
+    "genuinely concerned for",
+    "mutually agreed upon goals",
+    "appreciates me",
+]
+
+
+def test_no_item_reads_like_a_published_questionnaire() -> None:
+    for definition in BUILTINS.values():
+        for text in _all_texts(definition):
+            folded = text.lower().replace("’", "'")
+            for phrase in PUBLISHED_PHRASINGS:
+                assert phrase not in folded, (definition.key, text)
+
+
 def test_load_builtin_hands_out_a_copy() -> None:
     first = load_builtin()
     first.clear()
