@@ -235,6 +235,39 @@ def test_the_server_error_page_sends_security_headers(
     assert page.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize(
+    ("url", "status", "title"),
+    [
+        ("/admin/users", 403, "No access"),
+        ("/bestaat-niet", 404, "Page not found"),
+        ("/coach", 500, "Something went wrong on our side"),
+    ],
+)
+def test_htmx_gets_the_error_as_a_fragment_for_the_message_area(
+    client: Client,
+    cast: Cast,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    status: int,
+    title: str,
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(coaching_service, "caseload", broken)
+    client.login_as(cast.coach)
+
+    response = client.get(url, headers=HTMX)
+    full = client.get(url)
+
+    assert response.status_code == full.status_code == status
+    assert response.headers["HX-Retarget"] == "#flash"
+    assert "<html" not in response.text and "<html" in full.text
+    assert say(title) in text(response) and say(title) in text(full)
+    assert 'role="alert"' in response.text
+    assert "the database went away" not in response.text
+
+
 def test_logged_in_pages_are_not_cached(client: Client, cast: Cast) -> None:
     client.login_as(cast.admin)
 
