@@ -99,7 +99,8 @@ class Settings(BaseSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        return self.environment != "development" and self.environment != "test"
+        """Cookies only over HTTPS everywhere but on a developer's own machine."""
+        return self.environment != "development"
 
     @property
     def effective_database_url(self) -> str:

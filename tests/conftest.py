@@ -197,9 +197,13 @@ class Client(TestClient):
         return self
 
 
+# Over HTTPS, as outside development: the cookies are Secure there.
+BASE_URL = "https://testserver"
+
+
 @pytest.fixture
 def client() -> Iterator[Client]:
-    with Client(app, raise_server_exceptions=False) as test_client:
+    with Client(app, base_url=BASE_URL, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -208,7 +212,7 @@ def make_client() -> Iterator[type[Client]]:
     clients: list[Client] = []
 
     def factory() -> Client:
-        c = Client(app, raise_server_exceptions=False)
+        c = Client(app, base_url=BASE_URL, raise_server_exceptions=False)
         clients.append(c)
         return c
 

@@ -148,7 +148,9 @@ def test_it_never_sends_you_to_another_site_after_login(
     assert response.headers["location"] == "/"
 
 
-def test_the_session_cookie_is_http_only_and_same_site(client: Client, cast: Cast) -> None:
+def test_the_session_cookie_is_http_only_same_site_and_secure(
+    client: Client, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
     response = log_in(client, cast.admin.email, PASSWORD)
 
     header = set_cookie(response, "dyade_session")
@@ -157,6 +159,11 @@ def test_the_session_cookie_is_http_only_and_same_site(client: Client, cast: Cas
     assert "HttpOnly" in attributes
     assert "SameSite=Lax" in attributes
     assert "Path=/" in attributes
+    assert "Secure" in attributes  # the suite runs as "test": outside development
+
+    monkeypatch.setattr(get_settings(), "environment", "development")
+    local = log_in(client, cast.coach.email, PASSWORD)
+    assert "Secure" not in [part.strip() for part in set_cookie(local, "dyade_session").split(";")]
 
 
 def test_every_login_gets_a_new_session_token(

@@ -90,7 +90,7 @@ def test_the_right_token_is_accepted_in_the_form_or_the_htmx_header(
     by_header = here.post(
         "/language",
         data={"locale": "nl"},
-        headers={**HTMX, "X-CSRF-Token": here.csrf(), "Origin": "http://testserver"},
+        headers={**HTMX, "X-CSRF-Token": here.csrf(), "Origin": "https://testserver"},
     )
     assert by_header.status_code == 204
     assert still_logged_in(first)
