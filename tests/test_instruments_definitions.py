@@ -258,3 +258,30 @@ def test_builtin_definition_finds_versions() -> None:
         builtin_definition("strs")
     with pytest.raises(KeyError):
         builtin_definition("relationship", 99)
+
+
+def test_the_app_refuses_to_start_on_a_broken_builtin_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.instruments import DefinitionError, loader
+    from app.main import app
+
+    for path in builtin_paths():
+        text = path.read_text(encoding="utf-8")
+        if path.name == "relationship-v1.toml":
+            text = text.replace(
+                'key = "conf_3"\nsubscale = "conflict"', 'key = "conf_3"\nsubscale = "confict"'
+            )
+        (tmp_path / path.name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(loader, "BUILTIN_DIR", tmp_path)
+    loader._load_builtin_cached.cache_clear()
+    try:
+        expected = 'relationship-v1.toml: item "conf_3": unknown subscale "confict"'
+        with pytest.raises(DefinitionError, match=re.escape(expected)), TestClient(app):
+            pass
+    finally:
+        monkeypatch.undo()
+        loader._load_builtin_cached.cache_clear()
+    assert loader.load_builtin() == BUILTINS
