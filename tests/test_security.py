@@ -281,6 +281,21 @@ def test_the_api_docs_are_not_published(client: Client, cast: Cast, url: str) ->
     assert client.login_as(cast.admin).get(url).status_code == 404
 
 
+def test_the_api_docs_exist_only_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    monkeypatch.setattr(get_settings(), "environment", "development")
+    with TestClient(create_app()) as local:
+        assert local.get("/docs").status_code == 200
+        assert local.get("/openapi.json").status_code == 200
+    monkeypatch.setattr(get_settings(), "environment", "production")
+    with TestClient(create_app(), base_url="https://testserver") as production:
+        assert production.get("/docs").status_code == 404
+        assert production.get("/openapi.json").status_code == 404
+
+
 def test_no_page_needs_inline_script_or_style(
     client: Client, make_client: type[Client], cast: Cast
 ) -> None:
