@@ -24,6 +24,14 @@ def parse_id(raw: str) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
+def parse_version(raw: str) -> int | None:
+    """A posted revision counter (0 for "nothing saved yet"), or None when it is not one."""
+    text = raw.strip() or "0"
+    if text == "0":
+        return 0
+    return parse_id(text)
+
+
 @dataclass
 class FormInput:
     """The posted values (as typed) and the problems found, keyed by field name."""

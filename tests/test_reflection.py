@@ -334,6 +334,35 @@ def test_a_stale_tab_cannot_overwrite_a_newer_save(client: Client, cast: Cast, d
     assert same.status_code == 200
 
 
+@pytest.mark.parametrize("version", ["9" * 30, "2147483648", "-1", "٣", "abc"])
+def test_a_forged_revision_counter_gets_a_clear_answer(
+    client: Client, cast: Cast, db: Session, version: str
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    intake, interview = sessions["intake"].id, sessions["interview"].id
+
+    consent = client.post_form(
+        f"/sessions/{intake}/steps/consent",
+        {"consent_programme": "1", "version": version, "action": "next"},
+    )
+    back = client.post_form(
+        f"/sessions/{intake}/steps/relationship",
+        {"text": "Wat er gebeurde", "version": version, "action": "back"},
+    )
+    do_intake(client, intake)
+    draft = client.post_form(
+        f"/sessions/{interview}/steps/connected/draft",
+        {"text": "Wat er gebeurde", "version": version},
+    )
+
+    # A number the database cannot hold was a 500; now the forged counter matches no
+    # saved revision (nothing saved yet: not found) or is refused.
+    assert consent.status_code in (303, 404, 409)
+    assert back.status_code == 303
+    assert draft.status_code in (400, 409)
+
+
 def test_the_wizard_shows_both_texts_on_a_conflict(client: Client, cast: Cast, db: Session) -> None:
     client.login_as(cast.professional)
     _, sessions = start(client, db)

@@ -13,7 +13,7 @@ from app.coaching.service import feedback_for_professional, mark_feedback_read
 from app.db import SessionDep
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
-from app.forms import FormDep, parse_id
+from app.forms import FormDep, parse_id, parse_version
 from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.instruments.schema import Sector as InstrumentSector
@@ -565,9 +565,8 @@ def _save_quietly(
     form: FormDep,
 ) -> None:
     """Going back keeps what was typed, without asking for it to be complete."""
-    try:
-        base = int(form.get("version") or 0)
-    except ValueError:
+    base = parse_version(form.get("version"))
+    if base is None:
         return
     service.save_draft(
         session,
@@ -612,9 +611,8 @@ def autosave(
     _position, step = service.find_step(template, step_key)
     if step.type not in service.TEXT_TYPES or not _writable(actor, trajectory, step.type):
         raise NotFound()
-    try:
-        base = int(form.get("version") or 0)
-    except ValueError:
+    base = parse_version(form.get("version"))
+    if base is None:
         return JSONResponse({"error": _("Something is wrong with this request")}, status_code=400)
     try:
         answer = service.save_draft(

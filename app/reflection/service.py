@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput, NotFound
+from app.forms import parse_version
 from app.i18n import gettext as _
 from app.instruments.loader import builtin_definition
 from app.instruments.schema import InstrumentDefinition
@@ -552,10 +553,9 @@ def submit_step(
             )
         if errors:
             raise InvalidInput(errors)
-    try:
-        base = int(values.get("version", "0") or 0)
-    except ValueError:
-        base = -1
+    parsed = parse_version(values.get("version", ""))
+    # No revision matches -1: a forged counter gets the "changed elsewhere" answer.
+    base = -1 if parsed is None else parsed
     answer = save_draft(
         session,
         actor=actor,
