@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import socket
+import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -224,13 +225,20 @@ def test_an_unknown_email_takes_about_as_long_as_a_wrong_password(
         return elapsed
 
     # Warm up both paths (the dummy hash is made once), then stay below every limit:
-    # three failures for the account, one per unknown address, eight for this address.
-    timed(cast.coach.email)
+    # two failures per account, one per unknown address, fourteen for this address.
+    # Alternating the two kinds and comparing medians keeps other work on the machine
+    # (which comes and goes) from landing on one kind only.
+    timed(cast.supervisor.email)
     timed("opwarmen@anker.example")
-    wrong = sum(timed(cast.admin.email) for _ in range(3))
-    unknown = sum(timed(f"onbekend{n}@anker.example") for n in range(3))
+    known = [cast.admin, cast.coach, cast.other_coach, cast.professional, cast.multi, cast.admin]
+    wrong: list[float] = []
+    unknown: list[float] = []
+    for n, user in enumerate(known):
+        wrong.append(timed(user.email))
+        unknown.append(timed(f"onbekend{n}@anker.example"))
 
-    assert unknown >= 0.5 * wrong
+    assert statistics.median(unknown) >= 0.5 * statistics.median(wrong)
+    assert statistics.median(wrong) >= 0.5 * statistics.median(unknown)
 
 
 # Throttling
