@@ -13,6 +13,7 @@ from app.auth.passwords import password_problem
 from app.config import get_settings
 from app.errors import DomainError, InvalidInput
 from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.mail import render_email, send_mail
 from app.models import AccountToken, LoginFailure, TokenPurpose, User, UserSession, utcnow
 from app.security import hash_password, needs_rehash, new_token, token_digest, verify_password
@@ -33,10 +34,12 @@ class LoginThrottled(DomainError):
 
     def __init__(self, minutes: int) -> None:
         super().__init__(
-            _(
-                "Too many failed attempts. Wait %(minutes)s minutes and try again, "
+            ngettext(
+                "Too many failed attempts. Wait %(num)s minute and try again, "
                 "or reset your password.",
-                minutes=minutes,
+                "Too many failed attempts. Wait %(num)s minutes and try again, "
+                "or reset your password.",
+                minutes,
             )
         )
         self.minutes = minutes
