@@ -381,3 +381,27 @@ def test_an_english_teacher_does_the_intake_and_interview_on_a_phone(
     _go_on(page, ENGLISH.next, INTERVIEW_STEPS[2])
     _expect(page.locator(".progress-label")).to_have_text(f"Step 3 of {total}")
     _no_sideways_scrolling(page)
+
+
+# ---------------------------------------------------------------- one answer at a time
+
+
+def test_each_answer_is_saved_as_it_is_clicked_and_survives_a_reload(
+    page: Any, live_server: str
+) -> None:
+    _log_in(page, live_server, "gezinshuis1@debrug.example")
+    _start_programme(page, live_server, DUTCH, "Mo")
+    _open_session(page)
+    page.get_by_text(DUTCH.consent).click()
+    _go_on(page, DUTCH.next, "relationship")
+    questions = page.locator("fieldset.instrument-question")
+    # Quickly, one after another: each click posts only its own answer.
+    for index in range(4):
+        questions.nth(index).locator("label.scale-point").nth(index).click()
+    for index in range(4):
+        _expect(questions.nth(index).locator(".instrument-save-status")).to_have_text("Opgeslagen")
+
+    page.reload()  # without pressing "Next"
+    for index in range(4):
+        _expect(questions.nth(index).locator("input[type=radio]").nth(index)).to_be_checked()
+    _expect(questions.nth(4).locator("input[type=radio]:checked")).to_have_count(0)
