@@ -241,6 +241,21 @@ def test_the_same_key_and_version_twice_is_refused(client: Client, cast: Cast, d
     assert stored(db) == 2
 
 
+def test_two_uploads_of_the_same_version_at_once_store_one(
+    client: Client, cast: Cast, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.login_as(cast.admin)
+    assert upload(client, VALID.encode()).status_code == 303
+    # The second request checked before the first had committed: it saw no earlier upload.
+    monkeypatch.setattr(service, "_upload_problems", lambda *_args: iter(()))
+
+    response = upload(client, VALID.encode())
+
+    assert response.status_code == 422
+    assert '"bond" version 1 has already been uploaded' in page_text(response)
+    assert stored(db) == 1
+
+
 def test_a_file_far_over_the_limit_reports_its_real_size(
     client: Client, cast: Cast, db: Session
 ) -> None:

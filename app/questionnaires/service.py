@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from typing import Final
 
 from babel.numbers import format_decimal
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app import i18n
@@ -209,11 +210,7 @@ def _upload_problems(
             )
         ).first()
         if existing is not None:
-            yield (
-                None,
-                f'"{key}" version {version} has already been uploaded; to change it, '
-                "upload the file with a higher version number",
-            )
+            yield None, _already_uploaded(definition)
     for locale in LOCALES:
         length = len(definition.title.get(locale))
         if length > TITLE_LIMIT:
@@ -253,9 +250,21 @@ def upload_instrument(
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         uploaded_by_id=actor.id,
     )
-    session.add(row)
-    session.flush()
+    try:
+        # Two admins uploading the same version at once: the unique constraint decides,
+        # and the second gets the same message as if it had come later.
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise DefinitionError([Problem(source, None, _already_uploaded(definition))]) from None
     return row
+
+
+def _already_uploaded(definition: InstrumentDefinition) -> str:
+    return (
+        f'"{definition.key}" version {definition.version} has already been uploaded; to '
+        "change it, upload the file with a higher version number"
+    )
 
 
 # --- instruments as forms ----------------------------------------------------------------
