@@ -491,6 +491,37 @@ def feedback_for_professional(session: Session, *, trajectory: Trajectory) -> li
     )
 
 
+@dataclass
+class FeedbackTargets:
+    """What each piece of feedback is about: a session's title or a diary moment's date."""
+
+    session_titles: dict[int, str] = field(default_factory=dict)
+    diary_dates: dict[int, date] = field(default_factory=dict)
+
+
+def feedback_targets(
+    session: Session | None,
+    *,
+    feedback: list[Feedback],
+    sessions: list[ReflectionSession],
+    programme: ProgrammeDefinition,
+    locale: str,
+    diary: list[DiaryEntry] | None = None,
+) -> FeedbackTargets:
+    """Name the session or diary moment each feedback is about (at most one query)."""
+    titles = {t.key: t.title.get(locale) for t in programme.sessions}  # type: ignore[arg-type]
+    targets = FeedbackTargets(
+        session_titles={s.id or 0: titles.get(s.template_key, "") for s in sessions}
+    )
+    wanted = {f.diary_entry_id for f in feedback if f.diary_entry_id is not None}
+    if diary is None and wanted and session is not None:
+        diary = list(
+            session.exec(select(DiaryEntry).where(col(DiaryEntry.id).in_(list(wanted)))).all()
+        )
+    targets.diary_dates = {e.id or 0: e.occurred_on for e in diary or [] if e.id in wanted}
+    return targets
+
+
 def save_summary(session: Session, *, trajectory: Trajectory, text: str) -> None:
     """The coach's summary for the trajectory report."""
     from app.errors import InvalidInput

@@ -373,6 +373,7 @@ def save_draft(
     ensure_editable(reflection_session)
     if step.type not in (*TEXT_TYPES, "consent"):
         raise NotFound()
+    base_version = max(base_version, 0)  # a tampered negative version is a first save
     limit = step.text_limit or 0
     if len(text) > limit:
         raise InvalidInput(
@@ -553,9 +554,11 @@ def submit_step(
         if errors:
             raise InvalidInput(errors)
     try:
-        base = int(values.get("version", "0") or 0)
+        base = max(int(values.get("version", "0") or 0), 0)
     except ValueError:
-        base = -1
+        # A tampered version: treat it as a first save, so a stored answer shows up as a
+        # conflict (with both texts) instead of the typed text being lost.
+        base = 0
     answer = save_draft(
         session,
         actor=actor,
