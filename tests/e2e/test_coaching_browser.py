@@ -102,6 +102,10 @@ def test_a_coach_reads_codes_releases_gives_feedback_and_the_professional_sees_i
         coach.wait_for_url(re.compile(rf"/coach/trajectories/{trajectory_id}#feedback$"))
         _expect(coach.locator("#feedback .feedback-item")).to_contain_text(FEEDBACK)
 
+        coach.get_by_role("link", name="Verslag", exact=True).click()
+        _expect(coach.locator("h1")).to_have_text("Verslag van het traject")
+        # The released profile is in the report, drawn as a chart.
+        _expect(coach.locator("[aria-labelledby=profile-title] svg[role=img]")).to_be_visible()
         with coach.expect_download() as download_info:
             coach.get_by_role("link", name="PDF downloaden").click()
         download = download_info.value
