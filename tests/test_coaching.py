@@ -471,3 +471,16 @@ def test_the_trajectory_page_stays_flat_with_codings_feedback_and_experiments(
     assert many == few, (few, many)
     page = client.get(url).text
     assert "Over dag 19" in page and "Begroet op dag 19" in page
+
+
+def test_an_admin_finds_a_persons_programmes_without_their_content(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, _sessions = start(professional, db)
+    client.login_as(cast.admin)
+    page = client.get(f"/admin/users/{cast.professional.id}").text
+    assert f'href="/coach/trajectories/{trajectory.id}"' in page
+    assert "Kiki" not in page  # the pseudonym only after stating a reason
+    reason = client.get(f"/coach/trajectories/{trajectory.id}").text
+    assert "Waarom heb je toegang nodig?" in reason
