@@ -115,6 +115,24 @@ def test_editing_and_archiving(client: Client, cast: Cast, db: Session) -> None:
     assert db.get(FocusRelationship, relationship_id).archived_at is not None  # type: ignore[union-attr]
 
 
+def test_an_archived_relationship_comes_back_with_its_programme(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    trajectory, _sessions = start(client, db)
+    relationship_id = trajectory.focus_relationship_id
+    client.post_form(f"/relationships/{relationship_id}/archive")
+    assert f"/relationships/{relationship_id}/restore" in client.get("/relationships").text
+    outsider = make_client().login_as(cast.unassigned_professional)
+    assert outsider.post_form(f"/relationships/{relationship_id}/restore").status_code == 404
+    response = client.post_form(f"/relationships/{relationship_id}/restore")
+    assert response.status_code == 303
+    db.expire_all()
+    assert db.get(FocusRelationship, relationship_id).archived_at is None  # type: ignore[union-attr]
+    assert db.get(Trajectory, trajectory.id).status == "active"  # type: ignore[union-attr]
+    assert "Kiki is terug" in client.get("/relationships").text
+
+
 # ------------------------------------------------------------------ the programme
 
 

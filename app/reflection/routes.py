@@ -123,6 +123,17 @@ def archive_relationship(
     return redirect(request, "/relationships")
 
 
+@router.post("/relationships/{relationship_id}/restore")
+def restore_relationship(
+    request: Request, session: SessionDep, actor: ProfessionalActor, relationship_id: Id
+) -> Response:
+    relationship = service.restore_relationship(
+        session, actor=actor, relationship_id=relationship_id
+    )
+    flash(request, _("%(name)s is back among your relationships.", name=relationship.pseudonym))
+    return redirect(request, "/relationships")
+
+
 @router.post("/relationships/{relationship_id}/trajectories")
 def start_trajectory(
     request: Request,

@@ -174,6 +174,29 @@ def archive_relationship(
     return relationship
 
 
+def restore_relationship(
+    session: Session, *, actor: Actor, relationship_id: int
+) -> FocusRelationship:
+    """Take an archived focus relationship back, with the programme it had put aside."""
+    relationship = own_relationship(session, actor, relationship_id)
+    if relationship.archived_at is None:
+        return relationship
+    relationship.archived_at = None
+    relationship.updated_at = utcnow()
+    session.add(relationship)
+    latest = session.exec(
+        select(Trajectory)
+        .where(Trajectory.focus_relationship_id == relationship.id)
+        .order_by(col(Trajectory.created_at).desc())
+    ).first()
+    if latest is not None and latest.status == TrajectoryStatus.archived:
+        latest.status = (
+            TrajectoryStatus.completed if latest.completed_at else TrajectoryStatus.active
+        )
+        session.add(latest)
+    return relationship
+
+
 # ---------------------------------------------------------------- trajectories
 
 
