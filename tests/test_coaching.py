@@ -484,3 +484,42 @@ def test_an_admin_finds_a_persons_programmes_without_their_content(
     assert "Kiki" not in page  # the pseudonym only after stating a reason
     reason = client.get(f"/coach/trajectories/{trajectory.id}").text
     assert "Waarom heb je toegang nodig?" in reason
+
+
+def test_coding_a_later_narrative_shows_the_change_and_the_words_side_by_side(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    finish_interview(professional, sessions["interview"].id)
+    client.login_as(cast.coach)
+    interview, post = sessions["interview"].id, sessions["post"].id
+    client.post_form(f"/coach/sessions/{interview}/coding", {"rating-sensitivity": "3"})
+    client.post_form(f"/coach/sessions/{interview}/release")
+    later = db.get(ReflectionSession, post)
+    assert later is not None
+    later.status = SessionStatus.open
+    db.add(later)
+    db.commit()
+    response = professional.post(
+        f"/sessions/{post}/steps/three_words",
+        data={
+            "csrf_token": professional.csrf(),
+            "words": ["rustig", "warm", "open"],
+            "text": "Rustig: gisteren bleef Kiki bij me staan.",
+            "version": "0",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    client.post_form(f"/coach/sessions/{post}/coding", {"rating-sensitivity": "6"})
+    coding = client.get(f"/coach/sessions/{post}/coding").text
+    # The new profile is drawn with the earlier coding as a second marker.
+    assert "eerder 3" in coding
+    client.post_form(f"/coach/sessions/{post}/release")
+    profile = professional.get(f"/trajectories/{trajectory.id}/profile").text
+    assert "eerder 3" in profile
+    page = client.get(f"/coach/trajectories/{trajectory.id}").text
+    side = page.split("Dezelfde vraag, naast elkaar", 1)[1].split('id="diary"', 1)[0]
+    assert "onrustig" in side and "rustig" in side and "Na zes weken" in side

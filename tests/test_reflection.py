@@ -246,6 +246,10 @@ def test_intake_then_interview_then_what_changed(client: Client, cast: Cast, db:
         assert response.status_code == 303, (step, response.text[:500])
     assert response.headers["location"] == f"/sessions/{interview}/summary"
     summary = client.get(response.headers["location"]).text
+    assert "pulse-offer-title" not in summary  # offered after the intake only
+    intake_summary = client.get(f"/sessions/{sessions['intake'].id}/summary").text
+    assert "pulse-offer-title" in intake_summary  # the optional daily-pulse baseline
+    assert f'href="/trajectories/{_trajectory.id}/pulse"' in intake_summary
     assert "warm" in summary and "onrustig" in summary
     assert "Nabijheid" in summary  # a subscale of the intake questionnaire
     db.expire_all()

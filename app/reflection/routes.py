@@ -702,6 +702,7 @@ def summary(request: Request, session: SessionDep, actor: CurrentActor, session_
         "relationship": own_or_coached_relationship(session, trajectory),
         "changed": what_changed(session, trajectory=trajectory, programme=programme, locale=locale),
         "phase_titles": {t.phase: t.title.get(locale) for t in programme.sessions},
+        "is_owner": actor.id == trajectory.professional_id,
         "feedback": feedback,
         "feedback_targets": feedback_targets(
             session,
