@@ -336,6 +336,15 @@ def test_the_wizard_shows_both_texts_on_a_conflict(client: Client, cast: Cast, d
     )
     assert response.status_code == 409
     assert "Nieuw" in response.text and "Oud" in response.text
+    # Without JavaScript: going on keeps this window's text, a link takes the saved one.
+    assert re.search(r'<textarea[^>]*name="text"[^>]*>Oud</textarea>', response.text)
+    assert f'href="/sessions/{interview}/steps/connected">Gebruik de opgeslagen versie' in (
+        response.text
+    )
+    kept = client.post_form(
+        f"/sessions/{interview}/steps/connected", {"text": "Oud", "version": "1"}
+    )
+    assert kept.status_code == 303
 
 
 def test_an_expired_login_answers_autosave_with_401(
