@@ -471,6 +471,11 @@ def test_the_trajectory_page_stays_flat_with_codings_feedback_and_experiments(
     assert many == few, (few, many)
     page = client.get(url).text
     assert "Over dag 19" in page and "Begroet op dag 19" in page
+    # The diary per phase: every emotion's frequency and the share of hidden feelings.
+    diary = page.split('id="diary"', 1)[1].split('id="experiments"', 1)[0]
+    for emotion in ("Boosheid", "Machteloosheid", "Onrust of angst", "Schuldgevoel", "Trots"):
+        assert emotion in diary, emotion
+    assert 'data-label="Verborgen of gespeelde gevoelens">100%' in diary
 
 
 def test_an_admin_finds_a_persons_programmes_without_their_content(
