@@ -76,6 +76,13 @@ def test_the_caseload_lists_assigned_professionals_with_flags(
     assert "Kiki" not in only_strain
     fragment = client.get("/coach?sort=name", headers={"HX-Request": "true"}).text
     assert "<html" not in fragment and "Kiki" in fragment
+    viewed = db.exec(
+        select(AuditEvent.subject_user_id).where(
+            AuditEvent.actor_id == cast.coach.id, AuditEvent.action == "caseload.view"
+        )
+    ).all()
+    # Each view, for each person shown: not for the filtered view that hid Pim Prof.
+    assert viewed == [cast.professional.id, cast.professional.id]
 
 
 def test_another_coach_gets_404_and_an_admin_must_give_a_reason(

@@ -36,6 +36,17 @@ def caseload(
     flag: str = "",
 ) -> Response:
     rows = service.sort_and_filter(service.caseload(session, actor=actor), sort=sort, flag=flag)
+    # Status and attention flags come from each professional's own answers: the view is
+    # recorded per person shown (added together, they go to the database as one INSERT).
+    for professional_id in dict.fromkeys(row.professional.id for row in rows):
+        audit.record(
+            session,
+            actor=actor,
+            action="caseload.view",
+            request=request,
+            role="coach",
+            subject_user_id=professional_id,
+        )
     context = {"rows": rows, "sort": sort, "flag": flag, "flags": service.FLAGS}
     return render(request, "coaching/caseload.html", context, block="caseload_table")
 
