@@ -122,6 +122,9 @@ async def authenticate(request: Request, session: SessionDep) -> Actor | None:
     actor = await run_in_threadpool(load_actor, session, request.cookies.get(SESSION_COOKIE))
     state = request.scope.setdefault("state", {})
     state["actor"] = actor
+    # For the page header's unread-messages count (app/templating.py), counted only when
+    # a whole page is drawn.
+    state["db"] = session
     if actor is not None:
         i18n.set_locale(actor.user.locale)
         state["csrf_token"] = csrf_token_for("s:" + actor.session_token_hash)

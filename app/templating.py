@@ -153,6 +153,17 @@ def take_flashes(request: Request) -> list[list[str]]:
     return waiting
 
 
+def _unread_messages(db: Any, actor: Any) -> int:
+    """How many in-app messages wait for the logged-in person (for the page header)."""
+    # Only within the request's own open transaction: an error page is drawn after the
+    # request's session was rolled back and closed, and must not open a new one.
+    if db is None or actor is None or not db.in_transaction():
+        return 0
+    from app.notify import unread_count
+
+    return unread_count(db, user_id=actor.id)
+
+
 def render(
     request: Request,
     template_name: str,
@@ -164,9 +175,11 @@ def render(
 ) -> HTMLResponse:
     """Render a page, or only one named block of it for an htmx request."""
     state = request.state
+    actor = getattr(state, "actor", None)
     values: dict[str, Any] = {
         "request": request,
-        "actor": getattr(state, "actor", None),
+        "actor": actor,
+        "unread_messages": lambda: _unread_messages(getattr(state, "db", None), actor),
         "csrf_token": getattr(state, "csrf_token", ""),
         "locale": i18n.get_locale(),
         "is_htmx": is_htmx(request),

@@ -113,6 +113,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/relationships/{relationship_id}/edit"): expect(LOGIN, 200, 403, 403, 403, 403),
     ("POST", "/relationships/{relationship_id}"): expect(LOGIN, 422, 403, 403, 403, 403),
     ("POST", "/relationships/{relationship_id}/archive"): expect(LOGIN, 303, 403, 403, 403, 403),
+    ("POST", "/relationships/{relationship_id}/restore"): expect(LOGIN, 303, 403, 403, 403, 403),
     ("POST", "/relationships/{relationship_id}/trajectories"): expect(
         LOGIN, 303, 403, 403, 403, 403
     ),

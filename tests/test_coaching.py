@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import event
@@ -79,6 +80,13 @@ def test_the_caseload_lists_assigned_professionals_with_flags(
     assert "Kiki" not in only_strain
     fragment = client.get("/coach?sort=name", headers={"HX-Request": "true"}).text
     assert "<html" not in fragment and "Kiki" in fragment
+    viewed = db.exec(
+        select(AuditEvent.subject_user_id).where(
+            AuditEvent.actor_id == cast.coach.id, AuditEvent.action == "caseload.view"
+        )
+    ).all()
+    # Each view, for each person shown: not for the filtered view that hid Pim Prof.
+    assert viewed == [cast.professional.id, cast.professional.id]
 
 
 def test_another_coach_gets_404_and_an_admin_must_give_a_reason(
@@ -243,6 +251,294 @@ def test_the_caseload_loads_in_a_fixed_number_of_queries(
     four = count_queries(lambda: client.get("/coach"))
     assert four == one, (one, four)
     assert "Kiki" in client.get("/coach").text
+
+
+# ------------------------------------------------------------------ acceptance checks
+
+
+def _complete_response(
+    db: Session, cast: Cast, trajectory_id: int, session: ReflectionSession, key: str, value: int
+) -> None:
+    """A finished questionnaire in a later session, every item answered with `value`."""
+    from app.instruments.loader import builtin_definition
+    from app.instruments.scoring import score_response
+    from app.models import InstrumentResponse
+
+    definition = builtin_definition(key)
+    answers = {item.key: value for item in definition.items}
+    scores = score_response(definition, answers)
+    db.add(
+        InstrumentResponse(
+            organisation_id=cast.org.id,  # type: ignore[arg-type]
+            session_id=session.id,  # type: ignore[arg-type]
+            trajectory_id=trajectory_id,
+            step_key=key,
+            phase=session.phase,
+            instrument_key=key,
+            instrument_version=definition.version,
+            answers=answers,
+            scores={k: s.value for k, s in scores.items()},
+            completed_at=utcnow(),
+        )
+    )
+
+
+def test_the_caseload_flags_deterioration_strain_and_distress_and_filters_on_them(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)  # every item answered 3
+    post = db.get(ReflectionSession, sessions["post"].id)
+    assert post is not None
+    _complete_response(db, cast, trajectory.id, post, "relationship", 5)  # conflict 3 → 5
+    _complete_response(db, cast, trajectory.id, post, "strain", 5)  # "always" exhausted
+    _complete_response(db, cast, trajectory.id, post, "empathy", 1)
+    db.commit()
+    quiet = make_client().login_as(cast.professional)
+    start(quiet, db)  # a second programme without any of these signs
+    client.login_as(cast.coach)
+    page = client.get("/coach").text
+    assert page.count("tag--flag tag--deterioration") == 1
+    assert page.count("tag--flag tag--high_strain") == 1
+    rows = client.get("/coach?flag=deterioration").text
+    assert rows.count('href="/coach/trajectories/') == 1
+    assert f'href="/coach/trajectories/{trajectory.id}"' in rows
+    assert client.get("/coach?flag=high_strain").text.count('href="/coach/trajectories/') == 1
+    # Needs attention first: the flagged programme is the first row.
+    first = re.search(r'href="/coach/trajectories/(\d+)"', client.get("/coach").text)
+    assert first is not None and int(first.group(1)) == trajectory.id
+
+
+def test_the_distress_flag_compares_empathic_distress_with_compassion(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    from app.coaching.service import caseload
+    from app.deps import Actor
+
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    post = db.get(ReflectionSession, sessions["post"].id)
+    assert post is not None
+    from app.instruments.loader import builtin_definition
+
+    definition = builtin_definition("empathy")
+    answers = {
+        item.key: 5 if item.subscale == "empathic_distress" else 1 for item in definition.items
+    }
+    from app.instruments.scoring import score_response
+    from app.models import InstrumentResponse
+
+    db.add(
+        InstrumentResponse(
+            organisation_id=cast.org.id,  # type: ignore[arg-type]
+            session_id=post.id,  # type: ignore[arg-type]
+            trajectory_id=trajectory.id,  # type: ignore[arg-type]
+            step_key="empathy",
+            phase="post",
+            instrument_key="empathy",
+            instrument_version=definition.version,
+            answers=answers,
+            scores={k: s.value for k, s in score_response(definition, answers).items()},
+            completed_at=utcnow(),
+        )
+    )
+    db.commit()
+    actor = Actor(user=cast.coach, roles=frozenset({"coach"}), session_id=0, session_token_hash="")
+    (row,) = caseload(db, actor=actor)
+    assert "distress" in row.flags
+    client.login_as(cast.coach)
+    assert "Meer empathische stress dan compassie" in client.get("/coach?flag=distress").text
+
+
+def test_two_coaches_code_the_same_narrative_and_see_their_agreement(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    from app.models import CoachAssignment
+
+    db.add(
+        CoachAssignment(
+            organisation_id=cast.org.id,  # type: ignore[arg-type]
+            coach_id=cast.other_coach.id,  # type: ignore[arg-type]
+            professional_id=cast.professional.id,  # type: ignore[arg-type]
+        )
+    )
+    db.commit()
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    finish_interview(professional, sessions["interview"].id)
+    interview = sessions["interview"].id
+    first = {"rating-sensitivity": "6", "rating-anger": "2", "rating-helplessness": "3"}
+    second = {"rating-sensitivity": "5", "rating-anger": "2", "rating-helplessness": "4"}
+    client.login_as(cast.coach)
+    assert client.post_form(f"/coach/sessions/{interview}/coding", first).status_code == 303
+    other = make_client().login_as(cast.other_coach)
+    assert other.post_form(f"/coach/sessions/{interview}/coding", second).status_code == 303
+    coding_page = other.get(f"/coach/sessions/{interview}/coding").text
+    assert "1 andere coach heeft dit verhaal gecodeerd" in coding_page
+    assert "ICC" in coding_page
+    page = client.get(f"/coach/trajectories/{trajectory.id}").text
+    assert re.search(r"Overeenstemming tussen twee coaches \(ICC\): [−\d]", page), page[-3000:]
+    assert page.count("Gecodeerd door") == 2
+
+
+def test_an_admin_with_a_reason_reads_only(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    client.login_as(cast.admin)
+    page = client.get(
+        f"/coach/trajectories/{trajectory.id}?reason=Verzoek om inzage door de professional"
+    ).text
+    assert "Pim Prof over Kiki" in page
+    # No links into pages that only the professional and the coach may open, no forms.
+    assert f"/sessions/{sessions['intake'].id}/summary" not in page
+    assert "/feedback" not in page and "Codeer dit verhaal" not in page
+    assert client.get(f"/sessions/{sessions['intake'].id}/summary").status_code == 404
+
+
+def test_new_messages_are_counted_in_the_menu_until_read(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, _sessions = start(professional, db)
+    assert 'class="badge"' not in professional.get("/home").text
+    assert 'href="/notifications"' in professional.get("/home").text
+    client.login_as(cast.coach)
+    client.post_form(f"/coach/trajectories/{trajectory.id}/feedback", {"feedback": "Goed bezig."})
+    home = professional.get("/home").text
+    assert re.search(r'class="badge">1<span class="visually-hidden"> nieuw', home)
+    assert "Je coach heeft je geschreven." in professional.get("/notifications").text
+    professional.get(f"/trajectories/{trajectory.id}")  # reading the feedback
+    assert 'class="badge"' not in professional.get("/home").text
+    # Error pages show the menu too, without counting (the request's session is closed).
+    assert professional.get("/trajectories/999999").status_code == 404
+
+
+def test_the_trajectory_page_stays_flat_with_codings_feedback_and_experiments(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    from app.models import CodingEvidence, ExperimentLogEntry
+
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    finish_interview(professional, sessions["interview"].id)
+    client.login_as(cast.coach)
+    interview = sessions["interview"].id
+    client.post_form(f"/coach/sessions/{interview}/coding", {"rating-sensitivity": "5"})
+    client.post_form(f"/coach/trajectories/{trajectory.id}/feedback", {"feedback": "Eerste."})
+    url = f"/coach/trajectories/{trajectory.id}"
+    few = count_queries(lambda: client.get(url))
+    coding = db.exec(select(Coding)).one()
+    for day in range(20):
+        when = utcnow().date() - timedelta(days=day)
+        entry = DiaryEntry(
+            organisation_id=cast.org.id,  # type: ignore[arg-type]
+            trajectory_id=trajectory.id,  # type: ignore[arg-type]
+            occurred_on=when,
+            phase="interview",
+            instrument_version=1,
+            values={"valence": -1, "hidden": 3, "what_happened": f"Dag {day}"},
+        )
+        db.add(entry)
+        db.add(
+            ExperimentLogEntry(
+                organisation_id=cast.org.id,  # type: ignore[arg-type]
+                trajectory_id=trajectory.id,  # type: ignore[arg-type]
+                occurred_on=when,
+                what_i_did=f"Begroet op dag {day}",
+                how_it_went=3,
+            )
+        )
+        db.add(
+            CodingEvidence(
+                organisation_id=cast.org.id,  # type: ignore[arg-type]
+                coding_id=coding.id,  # type: ignore[arg-type]
+                step_key="connected",
+                quote=f"passage {day}",
+            )
+        )
+        db.flush()
+        db.add(
+            Feedback(
+                organisation_id=cast.org.id,  # type: ignore[arg-type]
+                trajectory_id=trajectory.id,  # type: ignore[arg-type]
+                diary_entry_id=entry.id,
+                coach_id=cast.coach.id,
+                text=f"Over dag {day}",
+            )
+        )
+    post = db.get(ReflectionSession, sessions["post"].id)
+    assert post is not None
+    for key in ("relationship", "efficacy", "strain", "empathy"):
+        _complete_response(db, cast, trajectory.id, post, key, 4)  # type: ignore[arg-type]
+    db.commit()
+    many = count_queries(lambda: client.get(url))
+    assert many == few, (few, many)
+    page = client.get(url).text
+    assert "Over dag 19" in page and "Begroet op dag 19" in page
+    # The diary per phase: every emotion's frequency and the share of hidden feelings.
+    diary = page.split('id="diary"', 1)[1].split('id="experiments"', 1)[0]
+    for emotion in ("Boosheid", "Machteloosheid", "Onrust of angst", "Schuldgevoel", "Trots"):
+        assert emotion in diary, emotion
+    assert 'data-label="Verborgen of gespeelde gevoelens">100%' in diary
+
+
+def test_an_admin_finds_a_persons_programmes_without_their_content(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, _sessions = start(professional, db)
+    client.login_as(cast.admin)
+    page = client.get(f"/admin/users/{cast.professional.id}").text
+    assert f'href="/coach/trajectories/{trajectory.id}"' in page
+    assert "Kiki" not in page  # the pseudonym only after stating a reason
+    reason = client.get(f"/coach/trajectories/{trajectory.id}").text
+    assert "Waarom heb je toegang nodig?" in reason
+
+
+def test_coding_a_later_narrative_shows_the_change_and_the_words_side_by_side(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    finish_interview(professional, sessions["interview"].id)
+    client.login_as(cast.coach)
+    interview, post = sessions["interview"].id, sessions["post"].id
+    client.post_form(f"/coach/sessions/{interview}/coding", {"rating-sensitivity": "3"})
+    client.post_form(f"/coach/sessions/{interview}/release")
+    later = db.get(ReflectionSession, post)
+    assert later is not None
+    later.status = SessionStatus.open
+    db.add(later)
+    db.commit()
+    response = professional.post(
+        f"/sessions/{post}/steps/three_words",
+        data={
+            "csrf_token": professional.csrf(),
+            "words": ["rustig", "warm", "open"],
+            "text": "Rustig: gisteren bleef Kiki bij me staan.",
+            "version": "0",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    client.post_form(f"/coach/sessions/{post}/coding", {"rating-sensitivity": "6"})
+    coding = client.get(f"/coach/sessions/{post}/coding").text
+    # The new profile is drawn with the earlier coding as a second marker.
+    assert "eerder 3" in coding
+    client.post_form(f"/coach/sessions/{post}/release")
+    profile = professional.get(f"/trajectories/{trajectory.id}/profile").text
+    assert "eerder 3" in profile
+    page = client.get(f"/coach/trajectories/{trajectory.id}").text
+    side = page.split("Dezelfde vraag, naast elkaar", 1)[1].split('id="diary"', 1)[0]
+    assert "onrustig" in side and "rustig" in side and "Na zes weken" in side
 
 
 def test_the_coach_sees_change_judged_by_the_organisations_own_data_from_30_baselines(

@@ -105,6 +105,23 @@ def test_every_interview_prompt_is_about_the_child_and_has_probes(
         assert 2 <= len(step.probes) <= 3, step.key
 
 
+# Words with which a prompt asks for one concrete episode rather than an opinion.
+EPISODE_WORDS = {
+    "nl": ("een moment", "een recent moment", "een keer", "een situatie"),
+    "en": ("a moment", "a time", "a situation", "a recent moment"),
+}
+
+
+@pytest.mark.parametrize("sector", [None, *SECTORS])
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_interview_prompt_asks_for_a_concrete_episode(
+    llinc: ProgrammeDefinition, locale: str, sector: str | None
+) -> None:
+    for step in llinc.session("interview").steps:
+        text = render_prompt(step, locale, sector, "Kiki").lower()  # type: ignore[arg-type]
+        assert any(word in text for word in EPISODE_WORDS[locale]), (step.key, locale, sector)
+
+
 def test_reflection_and_consolidation_end_with_an_experiment(
     llinc: ProgrammeDefinition,
 ) -> None:

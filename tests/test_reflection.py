@@ -115,6 +115,24 @@ def test_editing_and_archiving(client: Client, cast: Cast, db: Session) -> None:
     assert db.get(FocusRelationship, relationship_id).archived_at is not None  # type: ignore[union-attr]
 
 
+def test_an_archived_relationship_comes_back_with_its_programme(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    trajectory, _sessions = start(client, db)
+    relationship_id = trajectory.focus_relationship_id
+    client.post_form(f"/relationships/{relationship_id}/archive")
+    assert f"/relationships/{relationship_id}/restore" in client.get("/relationships").text
+    outsider = make_client().login_as(cast.unassigned_professional)
+    assert outsider.post_form(f"/relationships/{relationship_id}/restore").status_code == 404
+    response = client.post_form(f"/relationships/{relationship_id}/restore")
+    assert response.status_code == 303
+    db.expire_all()
+    assert db.get(FocusRelationship, relationship_id).archived_at is None  # type: ignore[union-attr]
+    assert db.get(Trajectory, trajectory.id).status == "active"  # type: ignore[union-attr]
+    assert "Kiki is terug" in client.get("/relationships").text
+
+
 # ------------------------------------------------------------------ the programme
 
 
@@ -261,6 +279,10 @@ def test_intake_then_interview_then_what_changed(client: Client, cast: Cast, db:
         assert response.status_code == 303, (step, response.text[:500])
     assert response.headers["location"] == f"/sessions/{interview}/summary"
     summary = client.get(response.headers["location"]).text
+    assert "pulse-offer-title" not in summary  # offered after the intake only
+    intake_summary = client.get(f"/sessions/{sessions['intake'].id}/summary").text
+    assert "pulse-offer-title" in intake_summary  # the optional daily-pulse baseline
+    assert f'href="/trajectories/{_trajectory.id}/pulse"' in intake_summary
     assert "warm" in summary and "onrustig" in summary
     assert "Nabijheid" in summary  # a subscale of the intake questionnaire
     db.expire_all()
@@ -376,6 +398,15 @@ def test_the_wizard_shows_both_texts_on_a_conflict(client: Client, cast: Cast, d
     )
     assert response.status_code == 409
     assert "Nieuw" in response.text and "Oud" in response.text
+    # Without JavaScript: going on keeps this window's text, a link takes the saved one.
+    assert re.search(r'<textarea[^>]*name="text"[^>]*>Oud</textarea>', response.text)
+    assert f'href="/sessions/{interview}/steps/connected">Gebruik de opgeslagen versie' in (
+        response.text
+    )
+    kept = client.post_form(
+        f"/sessions/{interview}/steps/connected", {"text": "Oud", "version": "1"}
+    )
+    assert kept.status_code == 303
 
 
 def test_an_expired_login_answers_autosave_with_401(
@@ -476,3 +507,79 @@ def test_a_contrast_relationship_can_be_chosen_at_the_start(
     )
     trajectory = db.get(Trajectory, int(response.headers["location"].rsplit("/", 1)[1]))
     assert trajectory is not None and trajectory.contrast_relationship_id == contrast
+
+
+# ------------------------------------------------------------------ bad input, once more
+
+
+def test_a_double_submit_of_the_same_answer_goes_on_without_a_conflict(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    url = f"/sessions/{sessions['interview'].id}/steps/connected"
+    data = {"text": "Maandag in de kring", "version": "0", "action": "next"}
+    first = client.post_form(url, data)
+    second = client.post_form(url, data)  # the same form, clicked twice
+    assert first.status_code == second.status_code == 303
+    assert second.headers["location"].endswith("/steps/not_connected")
+    answer = db.exec(select(NarrativeAnswer).where(NarrativeAnswer.step_key == "connected")).one()
+    assert (answer.text, answer.version) == ("Maandag in de kring", 1)
+
+
+def test_a_back_button_resubmit_with_other_text_shows_both_texts(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    url = f"/sessions/{sessions['interview'].id}/steps/connected"
+    client.post_form(url, {"text": "Eerste versie", "version": "0"})
+    client.post_form(url, {"text": "Tweede versie", "version": "1"})
+    # The browser's back button shows the page as it was (version 1) and it is sent again.
+    again = client.post_form(url, {"text": "Oude pagina, nieuwe zin", "version": "1"})
+    assert again.status_code == 409
+    assert "Tweede versie" in again.text and "Oude pagina, nieuwe zin" in again.text
+    answer = db.exec(select(NarrativeAnswer).where(NarrativeAnswer.step_key == "connected")).one()
+    assert answer.text == "Tweede versie"
+
+
+@pytest.mark.parametrize("version", ["abc", "-3"])
+def test_a_tampered_version_keeps_the_typed_text(
+    client: Client, cast: Cast, db: Session, version: str
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    url = f"/sessions/{sessions['interview'].id}/steps/connected"
+    first = client.post_form(url, {"text": "Nog niets opgeslagen", "version": version})
+    assert first.status_code == 303  # nothing stored yet: simply saved
+    again = client.post_form(url, {"text": "Iets anders getypt", "version": version})
+    assert again.status_code == 409  # a stored answer: both texts, nothing lost
+    assert "Nog niets opgeslagen" in again.text and "Iets anders getypt" in again.text
+    back = client.post_form(url, {"text": "Terug met tekst", "version": version, "action": "back"})
+    assert back.status_code == 409 and "Terug met tekst" in back.text
+
+
+def test_what_changed_shows_the_coachs_feedback_and_what_it_is_about(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    trajectory, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    summary_url = f"/sessions/{sessions['intake'].id}/summary"
+    assert "Je coach heeft nog geen feedback geschreven" in client.get(summary_url).text
+    coach = make_client().login_as(cast.coach)
+    response = coach.post_form(
+        f"/coach/trajectories/{trajectory.id}/feedback",
+        {
+            "feedback": "Knap hoe eerlijk je de vragenlijsten invulde.",
+            "target": f"session-{sessions['intake'].id}",
+        },
+    )
+    assert response.status_code == 303
+    page = client.get(summary_url).text
+    assert "Knap hoe eerlijk je de vragenlijsten invulde." in page
+    assert "Over: Start" in page  # the session the feedback is about
+    assert "Over: Start" in client.get(f"/trajectories/{trajectory.id}").text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import col, select
@@ -84,9 +86,26 @@ def _detail(
         "roles": service.ROLE_ORDER,
         "coaches": service.coaches(session, actor=actor),
         "assignments": _assignments(session, actor, user_id),
+        "trajectories": _trajectories(session, actor, user_id),
         "errors": errors or {},
     }
     return render(request, "admin/user.html", context, status_code=status)
+
+
+def _trajectories(session: SessionDep, actor: AdminActor, user_id: Id) -> list[Any]:
+    """The person's programmes: only when and how far, no pseudonym (that needs a reason)."""
+    from app.models import Trajectory
+
+    return list(
+        session.exec(
+            select(Trajectory.id, Trajectory.created_at, Trajectory.status)
+            .where(
+                Trajectory.professional_id == user_id,
+                Trajectory.organisation_id == actor.organisation_id,
+            )
+            .order_by(col(Trajectory.created_at))
+        ).all()
+    )
 
 
 def _assignments(session: SessionDep, actor: AdminActor, user_id: Id) -> list[tuple[int, str, str]]:

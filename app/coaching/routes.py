@@ -36,6 +36,17 @@ def caseload(
     flag: str = "",
 ) -> Response:
     rows = service.sort_and_filter(service.caseload(session, actor=actor), sort=sort, flag=flag)
+    # Status and attention flags come from each professional's own answers: the view is
+    # recorded per person shown (added together, they go to the database as one INSERT).
+    for professional_id in dict.fromkeys(row.professional.id for row in rows):
+        audit.record(
+            session,
+            actor=actor,
+            action="caseload.view",
+            request=request,
+            role="coach",
+            subject_user_id=professional_id,
+        )
     context = {"rows": rows, "sort": sort, "flag": flag, "flags": service.FLAGS}
     return render(request, "coaching/caseload.html", context, block="caseload_table")
 
@@ -44,6 +55,14 @@ def coach_trajectory(
     request: Request, session: SessionDep, actor: Actor, trajectory_id: int, reason: str = ""
 ) -> Trajectory | Response:
     """The trajectory for its assigned coach, or an admin who states a reason; else 404."""
+    found = trajectory_access(request, session, actor, trajectory_id, reason)
+    return found if isinstance(found, Response) else found[0]
+
+
+def trajectory_access(
+    request: Request, session: SessionDep, actor: Actor, trajectory_id: int, reason: str = ""
+) -> tuple[Trajectory, str] | Response:
+    """As coach_trajectory, with the role the access was granted in: "coach" or "admin"."""
     trajectory = session.get(Trajectory, trajectory_id)
     if trajectory is None or trajectory.organisation_id != actor.organisation_id:
         raise NotFound()
@@ -57,7 +76,7 @@ def coach_trajectory(
             subject_user_id=trajectory.professional_id,
             detail=f"trajectory={trajectory.id}",
         )
-        return trajectory
+        return trajectory, "coach"
     if not actor.has(Role.admin):
         raise NotFound()
     if len(reason.strip()) < REASON_MIN:
@@ -76,7 +95,7 @@ def coach_trajectory(
         subject_user_id=trajectory.professional_id,
         detail=f"trajectory={trajectory.id}; reason: {reason.strip()[:400]}",
     )
-    return trajectory
+    return trajectory, "admin"
 
 
 def _assigned(
@@ -92,14 +111,18 @@ def _assigned(
 def trajectory_page(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id, reason: str = ""
 ) -> Response:
-    found = coach_trajectory(request, session, actor, trajectory_id, reason)
+    found = trajectory_access(request, session, actor, trajectory_id, reason)
     if isinstance(found, Response):
         return found
-    view = service.load_trajectory_view(session, trajectory=found)
-    return render(request, "coaching/trajectory.html", _trajectory_context(view, actor, reason))
+    trajectory, role = found
+    view = service.load_trajectory_view(session, trajectory=trajectory)
+    context = _trajectory_context(view, actor, reason, is_coach=role == "coach")
+    return render(request, "coaching/trajectory.html", context)
 
 
-def _trajectory_context(view: service.TrajectoryView, actor: Actor, reason: str) -> dict[str, Any]:
+def _trajectory_context(
+    view: service.TrajectoryView, actor: Actor, reason: str, *, is_coach: bool = True
+) -> dict[str, Any]:
     locale = i18n.get_locale()
     scheme = coding_scheme()
     templates = {t.key: t for t in view.programme.sessions}
@@ -112,15 +135,32 @@ def _trajectory_context(view: service.TrajectoryView, actor: Actor, reason: str)
             agreements[session_id] = agreement_between(
                 codings[0].ratings, codings[1].ratings, scheme
             )
+    charts = [(series, _series_chart(series, locale, short_title=True)) for series in view.series]
+    chart_groups: dict[str, list[Any]] = {}
+    for series, svg in charts:
+        chart_groups.setdefault(series.instrument_title[locale], []).append((series, svg))
     return {
         "view": view,
-        "charts": [(series, _series_chart(series, locale)) for series in view.series],
+        "charts": charts,
+        # One heading per questionnaire; each chart then names only its scale, so the
+        # titles fit the chart instead of being cut off.
+        "chart_groups": list(chart_groups.items()),
         "locale": locale,
         "templates": templates,
         "scheme": scheme,
         "codings_by_session": codings_by_session,
         "agreements": agreements,
-        "is_coach": actor.has(Role.coach),
+        "feedback_targets": service.feedback_targets(
+            None,  # no query: the view holds the sessions and the diary already
+            feedback=view.feedback,
+            sessions=view.sessions,
+            programme=view.programme,
+            locale=locale,
+            diary=view.diary,
+        ),
+        # An admin reading for a stated reason reads only: no coding, feedback or links
+        # into the professional's own pages (those answer 404 to anyone but the coach).
+        "is_coach": is_coach,
         "reason": reason,
         "step_titles": {
             (t.key, step.key): step.title.get(locale)
@@ -130,7 +170,9 @@ def _trajectory_context(view: service.TrajectoryView, actor: Actor, reason: str)
     }
 
 
-def _series_chart(series: service.SubscaleSeries, locale: i18n.Locale) -> Any:
+def _series_chart(
+    series: service.SubscaleSeries, locale: i18n.Locale, *, short_title: bool = False
+) -> Any:
     from app.coaching.charts import ChartLabels, ChartPoint, subscale_chart
 
     points = [
@@ -143,7 +185,9 @@ def _series_chart(series: service.SubscaleSeries, locale: i18n.Locale) -> Any:
     ]
     return subscale_chart(
         points,
-        title=f"{series.instrument_title[locale]}: {series.label[locale]}",
+        title=series.label[locale]
+        if short_title
+        else f"{series.instrument_title[locale]}: {series.label[locale]}",
         y_min=series.y_min,
         y_max=series.y_max,
         higher_is_better=series.higher_is_better,
@@ -243,7 +287,12 @@ def _coding(
         if c.session_id != reflection_session.id and c.coach_id == actor.id
     ]
     scheme = coding_scheme()
-    answers = coding_service.narrative_of(session, reflection_session)
+    # In the order of the interview, also when steps were answered in another order.
+    order = {step.key: index for index, step in enumerate(template.steps)}
+    answers = sorted(
+        coding_service.narrative_of(session, reflection_session),
+        key=lambda a: order.get(a.step_key, len(order)),
+    )
     evidence = []
     if mine is not None:
         from sqlmodel import col, select

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, tuple_
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from app.deps import Actor
@@ -131,30 +133,49 @@ def organisation_baselines(
 ) -> dict[tuple[str, int], list[Any]]:
     """The organisation's complete baseline answers per instrument, for its own SD and alpha.
 
-    Only instruments measured at least twice in one trajectory have a change to judge, so
-    only those are loaded (one query each, however many trajectories there are).
+    Loaded for every instrument these responses use, in one query however many
+    instruments and trajectories (so the page's query count does not depend on whether a
+    later measurement exists yet).
     """
-    measured = Counter(
-        (r.trajectory_id, r.instrument_key, r.instrument_version)
-        for r in responses
-        if r.completed_at is not None
+    wanted = sorted(
+        {(r.instrument_key, r.instrument_version) for r in responses if r.completed_at is not None}
     )
-    wanted = sorted({(key, version) for (_t, key, version), n in measured.items() if n >= 2})
-    rows: dict[tuple[str, int], list[Any]] = {}
-    for key, version in wanted:
-        rows[(key, version)] = list(
-            session.exec(
-                select(InstrumentResponse.answers)
-                .where(
-                    InstrumentResponse.organisation_id == organisation_id,
-                    InstrumentResponse.instrument_key == key,
-                    InstrumentResponse.instrument_version == version,
-                    InstrumentResponse.phase == "baseline",
-                    col(InstrumentResponse.completed_at).is_not(None),
-                )
-                .limit(BASELINE_SAMPLE)
-            ).all()
+    rows: dict[tuple[str, int], list[Any]] = {pair: [] for pair in wanted}
+    # One query (even when nothing is wanted, so the count stays fixed) for every instrument: number the rows per instrument and version, keep
+    # the first BASELINE_SAMPLE of each.
+    position = (
+        func.row_number()
+        .over(
+            partition_by=(
+                col(InstrumentResponse.instrument_key),
+                col(InstrumentResponse.instrument_version),
+            ),
+            order_by=col(InstrumentResponse.id),
         )
+        .label("position")
+    )
+    numbered = (
+        sql_select(
+            col(InstrumentResponse.instrument_key),
+            col(InstrumentResponse.instrument_version),
+            col(InstrumentResponse.answers),
+            position,
+        )
+        .where(
+            col(InstrumentResponse.organisation_id) == organisation_id,
+            tuple_(
+                col(InstrumentResponse.instrument_key), col(InstrumentResponse.instrument_version)
+            ).in_(wanted),
+            col(InstrumentResponse.phase) == "baseline",
+            col(InstrumentResponse.completed_at).is_not(None),
+        )
+        .subquery()
+    )
+    query = sql_select(numbered.c.instrument_key, numbered.c.instrument_version, numbered.c.answers)
+    for key, version, answers in session.execute(
+        query.where(numbered.c.position <= BASELINE_SAMPLE)
+    ):
+        rows[(key, version)].append(answers)
     return rows
 
 
@@ -530,6 +551,37 @@ def feedback_for_professional(session: Session, *, trajectory: Trajectory) -> li
             .order_by(col(Feedback.created_at).desc())
         ).all()
     )
+
+
+@dataclass
+class FeedbackTargets:
+    """What each piece of feedback is about: a session's title or a diary moment's date."""
+
+    session_titles: dict[int, str] = field(default_factory=dict)
+    diary_dates: dict[int, date] = field(default_factory=dict)
+
+
+def feedback_targets(
+    session: Session | None,
+    *,
+    feedback: list[Feedback],
+    sessions: list[ReflectionSession],
+    programme: ProgrammeDefinition,
+    locale: str,
+    diary: list[DiaryEntry] | None = None,
+) -> FeedbackTargets:
+    """Name the session or diary moment each feedback is about (at most one query)."""
+    titles = {t.key: t.title.get(locale) for t in programme.sessions}  # type: ignore[arg-type]
+    targets = FeedbackTargets(
+        session_titles={s.id or 0: titles.get(s.template_key, "") for s in sessions}
+    )
+    wanted = {f.diary_entry_id for f in feedback if f.diary_entry_id is not None}
+    if diary is None and wanted and session is not None:
+        diary = list(
+            session.exec(select(DiaryEntry).where(col(DiaryEntry.id).in_(list(wanted)))).all()
+        )
+    targets.diary_dates = {e.id or 0: e.occurred_on for e in diary or [] if e.id in wanted}
+    return targets
 
 
 def save_summary(session: Session, *, trajectory: Trajectory, text: str) -> None:

@@ -9,7 +9,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app import audit, i18n
 from app.coaching.coding import released_profiles
-from app.coaching.service import feedback_for_professional, mark_feedback_read
+from app.coaching.service import (
+    feedback_for_professional,
+    feedback_targets,
+    mark_feedback_read,
+)
 from app.db import SessionDep
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
@@ -119,6 +123,17 @@ def archive_relationship(
     return redirect(request, "/relationships")
 
 
+@router.post("/relationships/{relationship_id}/restore")
+def restore_relationship(
+    request: Request, session: SessionDep, actor: ProfessionalActor, relationship_id: Id
+) -> Response:
+    relationship = service.restore_relationship(
+        session, actor=actor, relationship_id=relationship_id
+    )
+    flash(request, _("%(name)s is back among your relationships.", name=relationship.pseudonym))
+    return redirect(request, "/relationships")
+
+
 @router.post("/relationships/{relationship_id}/trajectories")
 def start_trajectory(
     request: Request,
@@ -183,6 +198,13 @@ def trajectory_page(
         "sessions": [(s, templates[s.template_key]) for s in sessions],
         "is_owner": is_owner,
         "feedback": feedback,
+        "feedback_targets": feedback_targets(
+            session,
+            feedback=feedback,
+            sessions=sessions,
+            programme=programme,
+            locale=i18n.get_locale(),
+        ),
         "has_profile": bool(released_profiles(session, trajectory=trajectory)),
         "locale": i18n.get_locale(),
     }
@@ -565,9 +587,9 @@ def _save_quietly(
     form: FormDep,
 ) -> None:
     """Going back keeps what was typed, without asking for it to be complete."""
-    base = parse_version(form.get("version"))
-    if base is None:
-        return
+    # A tampered counter counts as a first save: a stored answer then shows as a conflict,
+    # with both texts.
+    base = parse_version(form.get("version")) or 0
     service.save_draft(
         session,
         actor=actor,
@@ -665,15 +687,28 @@ def summary(request: Request, session: SessionDep, actor: CurrentActor, session_
     reflection_session, trajectory = readable_session(session, actor, session_id)
     _audit_coach_view(request, session, actor, trajectory, "summary.view")
     programme = service.programme_of(trajectory)
+    locale = i18n.get_locale()
+    feedback = feedback_for_professional(session, trajectory=trajectory)
+    if actor.id == trajectory.professional_id:
+        # The feedback is on this page too: reading it here counts as reading it.
+        mark_read(session, user_id=actor.id, link=f"/trajectories/{trajectory.id}#feedback")
+        mark_feedback_read(session, trajectory=trajectory)
     context = {
         "trajectory": trajectory,
         "rsession": reflection_session,
         "session_template": programme.session(reflection_session.template_key),
         "relationship": own_or_coached_relationship(session, trajectory),
-        "changed": what_changed(
-            session, trajectory=trajectory, programme=programme, locale=i18n.get_locale()
+        "changed": what_changed(session, trajectory=trajectory, programme=programme, locale=locale),
+        "phase_titles": {t.phase: t.title.get(locale) for t in programme.sessions},
+        "is_owner": actor.id == trajectory.professional_id,
+        "feedback": feedback,
+        "feedback_targets": feedback_targets(
+            session,
+            feedback=feedback,
+            sessions=service.trajectory_sessions(session, trajectory),
+            programme=programme,
+            locale=locale,
         ),
-        "phase_titles": {t.phase: t.title.get(i18n.get_locale()) for t in programme.sessions},
     }
     return render(request, "reflection/summary.html", context)
 

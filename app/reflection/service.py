@@ -175,6 +175,29 @@ def archive_relationship(
     return relationship
 
 
+def restore_relationship(
+    session: Session, *, actor: Actor, relationship_id: int
+) -> FocusRelationship:
+    """Take an archived focus relationship back, with the programme it had put aside."""
+    relationship = own_relationship(session, actor, relationship_id)
+    if relationship.archived_at is None:
+        return relationship
+    relationship.archived_at = None
+    relationship.updated_at = utcnow()
+    session.add(relationship)
+    latest = session.exec(
+        select(Trajectory)
+        .where(Trajectory.focus_relationship_id == relationship.id)
+        .order_by(col(Trajectory.created_at).desc())
+    ).first()
+    if latest is not None and latest.status == TrajectoryStatus.archived:
+        latest.status = (
+            TrajectoryStatus.completed if latest.completed_at else TrajectoryStatus.active
+        )
+        session.add(latest)
+    return relationship
+
+
 # ---------------------------------------------------------------- trajectories
 
 
@@ -374,6 +397,7 @@ def save_draft(
     ensure_editable(reflection_session)
     if step.type not in (*TEXT_TYPES, "consent"):
         raise NotFound()
+    base_version = max(base_version, 0)  # a tampered negative version is a first save
     limit = step.text_limit or 0
     if len(text) > limit:
         raise InvalidInput(
@@ -553,9 +577,9 @@ def submit_step(
             )
         if errors:
             raise InvalidInput(errors)
-    parsed = parse_version(values.get("version", ""))
-    # No revision matches -1: a forged counter gets the "changed elsewhere" answer.
-    base = -1 if parsed is None else parsed
+    # A tampered version counts as a first save, so a stored answer shows up as a conflict
+    # (with both texts) instead of the typed text being lost.
+    base = parse_version(values.get("version", "")) or 0
     answer = save_draft(
         session,
         actor=actor,

@@ -97,11 +97,16 @@ def test_a_coach_reads_codes_releases_gives_feedback_and_the_professional_sees_i
 
         coach.goto(f"{live_server}/coach/trajectories/{trajectory_id}")
         _expect(coach.locator("#narratives")).to_contain_text("profiel vrijgegeven")
+        coach.get_by_label("Over", exact=True).select_option(label="Interview")
         coach.get_by_label("Jouw feedback").fill(FEEDBACK)
         coach.get_by_role("button", name="Feedback versturen").click()
         coach.wait_for_url(re.compile(rf"/coach/trajectories/{trajectory_id}#feedback$"))
         _expect(coach.locator("#feedback .feedback-item")).to_contain_text(FEEDBACK)
 
+        coach.get_by_role("link", name="Verslag", exact=True).click()
+        _expect(coach.locator("h1")).to_have_text("Verslag van het traject")
+        # The released profile is in the report, drawn as a chart.
+        _expect(coach.locator("[aria-labelledby=profile-title] svg[role=img]")).to_be_visible()
         with coach.expect_download() as download_info:
             coach.get_by_role("link", name="PDF downloaden").click()
         download = download_info.value
@@ -123,8 +128,22 @@ def test_a_coach_reads_codes_releases_gives_feedback_and_the_professional_sees_i
     finally:
         other_context.close()
 
+    # The menu counts the two new messages: the released profile and the feedback.
+    page.goto(f"{live_server}/home")
+    messages = page.locator(".main-nav a[href='/notifications']")
+    _expect(messages.locator(".badge")).to_contain_text("2")
+    messages.click()
+    _expect(page.locator(".notifications li")).to_have_count(2)
+    _expect(page.locator(".notifications")).to_contain_text("Je coach heeft je geschreven.")
+
     page.goto(f"{trajectory_url}/profile")
     _expect(page.locator("h1")).to_have_text("Je relatieprofiel met Sam")
     _expect(page.locator("figure.chart svg[role=img]")).to_be_visible()
     page.goto(trajectory_url)
     _expect(page.locator("#feedback .feedback-item")).to_contain_text(FEEDBACK)
+    # ... and on "what changed" after the interview, with what it is about.
+    page.get_by_role("link", name=DUTCH.what_changed).last.click()
+    page.wait_for_url(re.compile(r"/sessions/\d+/summary$"))
+    _expect(page.locator("#feedback .feedback-item")).to_contain_text(FEEDBACK)
+    _expect(page.locator("#feedback .feedback-item")).to_contain_text("Over: Interview")
+    _expect(page.locator(".main-nav .badge")).to_have_count(0)

@@ -234,6 +234,13 @@ def test_a_new_teacher_goes_from_login_to_what_changed_in_dutch(
     assert intake.count() >= 4
     assert all(re.fullmatch(r"\d+,\d", cell) for cell in intake.all_inner_texts())
 
+    # The same page on a phone: one card per scale, nothing to scroll sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    _expect(page.locator("table.scores tbody tr").first).to_be_visible()
+    _no_sideways_scrolling(page)
+    table_width = page.locator("table.scores").evaluate("t => t.scrollWidth - t.clientWidth")
+    assert table_width <= 0, f"the scores table scrolls {table_width}px sideways on a phone"
+
 
 # ---------------------------------------------------------------- nothing is lost
 
@@ -346,7 +353,7 @@ def test_a_second_tab_leads_to_a_choice_and_the_saved_version_can_be_taken(
 
 
 def test_an_english_teacher_does_the_intake_and_interview_on_a_phone(
-    phone_page: Any, live_server: str
+    browser: Any, phone_page: Any, live_server: str, tmp_path: Any
 ) -> None:
     page = phone_page
     _log_in(page, live_server, "leerkracht4@regenboog.example")
@@ -381,6 +388,46 @@ def test_an_english_teacher_does_the_intake_and_interview_on_a_phone(
     _go_on(page, ENGLISH.next, INTERVIEW_STEPS[2])
     _expect(page.locator(".progress-label")).to_have_text(f"Step 3 of {total}")
     _no_sideways_scrolling(page)
+    for number, step in enumerate(INTERVIEW_STEPS[2:], start=3):
+        _expect(page.locator(".progress-label")).to_have_text(f"Step {number} of {total}")
+        page.get_by_label("Your answer").fill(f"About {step}: on Friday Robin helped me tidy up.")
+        following = INTERVIEW_STEPS[number] if number < total else None
+        _go_on(page, ENGLISH.next if following else ENGLISH.finish, following)
+    page.wait_for_url(re.compile(r"/sessions/\d+/summary$"))
+    _expect(page.locator("h1")).to_have_text(ENGLISH.what_changed)
+    _expect(page.locator(".word")).to_have_text(["curious", "tiring", "funny"])
+    _expect(page.locator("table.scores")).to_contain_text("Closeness")
+    _no_sideways_scrolling(page)
+
+    # Their own report, as a page and as a PDF.
+    page.goto(f"{trajectory}/report")
+    _expect(page.locator("h1")).to_have_text("Trajectory report")
+    _expect(page.locator(".report .word").first).to_have_text("curious")
+    _no_sideways_scrolling(page)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF").click()
+    assert download_info.value.suggested_filename.endswith(".pdf")
+
+    # Their coach (who also works in English) reads Robin's programme and report.
+    coach_context = browser.new_context(locale="en-GB", viewport={"width": 1100, "height": 800})
+    try:
+        coach = coach_context.new_page()
+        coach.set_default_timeout(10_000)
+        _log_in(coach, live_server, "coach2@regenboog.example")
+        coach.goto(f"{live_server}/coach")
+        coach.locator("#caseload-table").get_by_role("link", name="Robin").click()
+        coach.wait_for_url(re.compile(r"/coach/trajectories/\d+$"))
+        _expect(coach.locator("h1")).to_have_text("Joris Mulder about Robin")
+        _expect(coach.locator("#narratives .word")).to_have_text(["curious", "tiring", "funny"])
+        coach.get_by_role("link", name="Report", exact=True).click()
+        _expect(coach.locator("h1")).to_have_text("Trajectory report")
+        with coach.expect_download() as download_info:
+            coach.get_by_role("link", name="Download PDF").click()
+        pdf = tmp_path / "report.pdf"
+        download_info.value.save_as(pdf)
+        assert pdf.read_bytes().startswith(b"%PDF")
+    finally:
+        coach_context.close()
 
 
 # ---------------------------------------------------------------- one answer at a time

@@ -34,7 +34,7 @@
 
     function updateCounter() {
       if (!counter || !textarea) return;
-      var max = textarea.getAttribute("maxlength");
+      var max = textarea.dataset.limit || textarea.getAttribute("maxlength");
       counter.textContent = label("counter").replace("{count}", textarea.value.length).replace("{limit}", max);
     }
 
