@@ -164,7 +164,11 @@ def caseload(session: Session, *, actor: Actor, today: date | None = None) -> li
     trajectories = session.exec(
         select(Trajectory, FocusRelationship.pseudonym)
         .join(FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id))
-        .where(col(Trajectory.professional_id).in_(ids), Trajectory.status != "archived")
+        .where(
+            col(Trajectory.professional_id).in_(ids),
+            # A stopped programme (consent withdrawn) leaves the caseload like an archived one.
+            col(Trajectory.status).not_in(["archived", "stopped"]),
+        )
         .order_by(col(Trajectory.created_at))
     ).all()
     with_trajectory: set[int] = set()

@@ -474,7 +474,7 @@ def _submit_instrument(
     step = template.steps[index]
     relationship = own_or_coached_relationship(session, trajectory)
     try:
-        service.ensure_editable(reflection_session)
+        service.ensure_editable(reflection_session, trajectory)
     except service.SessionClosed as exc:
         flash(request, exc.message, "error")
         return redirect(request, f"/trajectories/{trajectory.id}")
