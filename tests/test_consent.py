@@ -89,6 +89,8 @@ def test_withdrawing_programme_consent_stops_the_trajectory(
     trajectory = _intake(client, db, research=False)
     coach = make_client().login_as(cast.coach)
     assert coach.get(f"/coach/trajectories/{trajectory.id}").status_code == 200
+    running = client.get(f"/trajectories/{trajectory.id}").text
+    assert 'class="button" href="/sessions/' in running and "/diary/new" in running
     url = f"/trajectories/{trajectory.id}/consent"
 
     unconfirmed = client.post_form(url, {"purpose": "programme", "choice": "withdraw"})
@@ -109,8 +111,10 @@ def test_withdrawing_programme_consent_stops_the_trajectory(
     assert "Kiki" not in coach.get("/coach").text
     # The professional still reads it but cannot go on with it.
     assert client.get(f"/trajectories/{trajectory.id}").status_code == 200
-    sessions = client.get(f"/trajectories/{trajectory.id}").text
-    assert "Gestopt" in sessions
+    overview = client.get(f"/trajectories/{trajectory.id}").text
+    assert "Gestopt" in overview and 'href="/account/consent"' in overview
+    assert "/diary/new" not in overview
+    assert 'class="button" href="/sessions/' not in overview
     diary = client.post_form(f"/trajectories/{trajectory.id}/diary", {"item-valence": "1"})
     assert diary.status_code == 409
 

@@ -17,7 +17,14 @@ from app.forms import FormDep
 from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.instruments.schema import Sector as InstrumentSector
-from app.models import AgeBand, ReflectionSession, Sector, SessionStatus, Trajectory
+from app.models import (
+    AgeBand,
+    ReflectionSession,
+    Sector,
+    SessionStatus,
+    Trajectory,
+    TrajectoryStatus,
+)
 from app.notify import mark_read
 from app.programmes.schema import render_probes, render_prompt
 from app.questionnaires.service import Answers, build_form, read_answers
@@ -353,6 +360,7 @@ def _step_page(
         "errors": errors or {},
         "conflict": conflict,
         "editable": reflection_session.status in (SessionStatus.open, SessionStatus.in_progress)
+        and trajectory.status != TrajectoryStatus.stopped
         and _writable(actor, trajectory, step.type),
         "coach_mode": actor.id != trajectory.professional_id,
         "profile": _profile_for(session, trajectory) if step.type == "reflection" else None,
