@@ -108,6 +108,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # Erasure: the confirmation page, then the typed confirmation (empty here: 422).
     ("GET", "/admin/users/{user_id}/erase"): expect(LOGIN, 403, 403, 403, 200, 404),
     ("POST", "/admin/users/{user_id}/erase"): expect(LOGIN, 403, 403, 403, 422, 404),
+    # A data request answered by an admin: first the reason form (200), then the file.
+    ("GET", "/admin/users/{user_id}/data.json"): expect(LOGIN, 403, 403, 403, 200, 404),
     ("GET", "/admin/outbox"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("GET", "/admin/outbox/{message_id}"): expect(LOGIN, 403, 403, 403, 200, 404),
     ("GET", "/instruments"): expect(LOGIN, 403, 200, 403, 200, 200),

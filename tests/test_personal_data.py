@@ -21,6 +21,7 @@ def test_the_json_download_holds_everything_stored_about_and_by_them(
     response = client.get("/account/data.json")
     assert response.status_code == 200
     assert response.headers["content-disposition"] == 'attachment; filename="dyade-my-data.json"'
+    assert response.headers["cache-control"] == "no-store"
     data = json.loads(response.content)
     assert data["format"] == "dyade-personal-data"
     assert data["account"]["email"] == cast.professional.email
@@ -122,3 +123,30 @@ def test_the_data_loads_in_a_fixed_number_of_queries(
     two = count_queries(lambda: load_personal_data(db, user_id=user_id, locale="nl"))
     assert one == two
     assert one <= 20
+
+
+def test_an_admin_answers_a_data_request_with_a_stated_reason(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    rich_trajectory(make_client(), db, cast)
+    client.login_as(cast.admin)
+    url = f"/admin/users/{cast.professional.id}/data.json"
+    assert url in client.get(f"/admin/users/{cast.professional.id}").text
+    form = client.get(url)
+    assert form.status_code == 200 and 'name="reason"' in form.text
+    short = client.get(url, params={"reason": "kort"})
+    assert 'href="#field-reason"' in short.text and 'value="kort"' in short.text
+    response = client.get(url, params={"reason": "Schriftelijk verzoek van Pim, 1 december"})
+    assert response.headers["content-disposition"].startswith("attachment")
+    data = json.loads(response.content)
+    assert data["account"]["email"] == cast.professional.email
+    assert DRAFT in response.text
+    (event,) = db.exec(
+        select(AuditEvent).where(
+            AuditEvent.actor_id == cast.admin.id, AuditEvent.action == "personal_data.export"
+        )
+    ).all()
+    assert event.subject_user_id == cast.professional.id
+    assert event.detail == "format=json; reason: Schriftelijk verzoek van Pim, 1 december"
+    client.login_as(cast.outsider_admin)
+    assert client.get(url, params={"reason": "Schriftelijk verzoek"}).status_code == 404

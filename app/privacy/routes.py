@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app import audit, i18n
+from app.coaching.routes import REASON_MIN
 from app.db import SessionDep
 from app.deps import AdminActor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
@@ -15,6 +16,7 @@ from app.forms import FormDep
 from app.htmx import redirect
 from app.i18n import gettext as _
 from app.models import ConsentPurpose
+from app.policies import get_user
 from app.privacy import consent, erasure
 from app.privacy.export import PersonalData, as_json, load_personal_data
 from app.privacy.export_pdf import personal_data_pdf
@@ -59,6 +61,32 @@ def my_data_pdf(request: Request, session: SessionDep, actor: CurrentActor) -> R
         personal_data_pdf(data, locale=i18n.get_locale()),
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="dyade-my-data.pdf"'},
+    )
+
+
+@router.get("/admin/users/{user_id}/data.json")
+def person_data_json(
+    request: Request, session: SessionDep, actor: AdminActor, user_id: Id, reason: str = ""
+) -> Response:
+    """An admin answers a data request for someone who cannot download it themselves."""
+    user = get_user(session, user_id, actor)
+    if len(reason.strip()) < REASON_MIN:
+        context = {"user": user, "reason": reason[:500], "too_short": bool(reason)}
+        return render(request, "admin/data_reason.html", context)
+    audit.record(
+        session,
+        actor=actor,
+        action="personal_data.export",
+        request=request,
+        subject_user_id=user.id,
+        detail=f"format=json; reason: {reason.strip()[:400]}",
+    )
+    data = load_personal_data(session, user_id=user_id, locale=i18n.get_locale())
+    content = json.dumps(as_json(data), ensure_ascii=False, indent=2)
+    return Response(
+        content.encode("utf-8"),
+        media_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="dyade-data-{user_id}.json"'},
     )
 
 
