@@ -105,7 +105,7 @@ def rich_trajectory(client: Client, db: Session, cast: Cast) -> Rich:
             organisation_id=org,
             user_id=cast.professional.id or 0,
             kind="feedback",
-            link=f"/trajectories/{tid}",
+            link=f"/trajectories/{tid}#feedback",
         )
     )
     db.commit()

@@ -14,6 +14,7 @@ from app.models import (
     DiaryEntry,
     FocusRelationship,
     NarrativeAnswer,
+    Notification,
     ReflectionSession,
     Trajectory,
     TrajectoryStatus,
@@ -90,6 +91,10 @@ def test_due_trajectories_are_deleted_with_everything_in_them(
         db.exec(select(NarrativeAnswer).where(NarrativeAnswer.session_id.in_(sessions))).all() == []
     )  # type: ignore[union-attr]
     assert db.exec(select(DiaryEntry).where(DiaryEntry.trajectory_id == three["due"])).all() == []
+    assert (
+        db.exec(select(Notification).where(Notification.user_id == cast.professional.id)).all()
+        == []
+    )
     # The pseudonym stays, so the professional can start again with the same child.
     assert db.exec(
         select(FocusRelationship).where(FocusRelationship.professional_id == cast.professional.id)

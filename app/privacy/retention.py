@@ -6,9 +6,10 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from app.models import Trajectory, TrajectoryStatus, utcnow
+from app.models import Notification, Trajectory, TrajectoryStatus, utcnow
 from app.privacy.deletion import delete_trajectories, record_system_event
 
 
@@ -56,7 +57,11 @@ def run_retention(
     due = due_trajectories(session, months=months, now=now)
     if dry_run or not due:
         return due
-    delete_trajectories(session, [item.id for item in due])
+    ids = [item.id for item in due]
+    delete_trajectories(session, ids)
+    # Notifications that point into a deleted trajectory would only lead to "not found".
+    links = [f"/trajectories/{i}{end}" for i in ids for end in ("", "/profile", "#feedback")]
+    session.execute(delete(Notification).where(col(Notification.link).in_(links)))
     for item in due:
         record_system_event(
             session,
