@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from app.deps import Actor
@@ -132,20 +132,13 @@ def erase_person(session: Session, *, actor: Actor, user_id: int, confirmation: 
         event.detail = event.detail.split("reason:", 1)[0] + "reason: " + REDACTED
         session.add(event)
     now = utcnow()
-    session.execute(
-        update(User)
-        .where(col(User.id) == uid)
-        .values(
-            email=f"erased-{uid}@erased.invalid",
-            display_name=f"erased-{uid}",
-            password_hash=None,
-            is_active=False,
-            deactivated_at=now,
-            erased_at=now,
-            last_login_at=None,
-        )
-        .execution_options(synchronize_session="fetch")
-    )
+    user.email = f"erased-{uid}@erased.invalid"
+    user.display_name = f"erased-{uid}"
+    user.password_hash = None
+    user.is_active = False
+    user.deactivated_at = now
+    user.erased_at = now
+    user.last_login_at = None
+    session.add(user)
     session.flush()
-    session.refresh(user)
     return user
