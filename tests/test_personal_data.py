@@ -72,6 +72,7 @@ def test_the_page_is_readable_and_the_pdf_has_the_same(
     for text in (NARRATIVE, DRAFT, DIARY, EXPERIMENT, FEEDBACK, QUOTE, cast.professional.email):
         assert text in page.text
     assert "concept" in page.text  # the draft is marked as one (Dutch)
+    assert "Nabijheid 3,0" in page.text  # scores named and written the Dutch way
     assert 'href="/account/data.json"' in page.text and "no-print" in page.text
     pdf = client.get("/account/data.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

@@ -98,6 +98,19 @@ class PersonalData:
         except KeyError:  # an organisation's own instrument
             return key
 
+    def scores(self, response: InstrumentResponse, locale: Locale) -> list[tuple[str, Any]]:
+        """A response's subscale scores with their names in the reader's language."""
+        try:
+            labels = {
+                s.key: s.label.get(locale)
+                for s in builtin_definition(
+                    response.instrument_key, response.instrument_version
+                ).subscales
+            }
+        except KeyError:
+            labels = {}
+        return [(labels.get(k, k), v) for k, v in response.scores.items()]
+
 
 def _programme_titles(trajectory: Trajectory, locale: Locale) -> tuple[str, dict[str, Any]]:
     try:

@@ -44,6 +44,12 @@ def personal_data_pdf(data: PersonalData, *, locale: Locale) -> bytes:
             return format_datetime(value.astimezone(local_zone()), "medium", locale=locale)
         return format_date(value, "long", locale=locale)
 
+    def number(value: Any) -> str:
+        if not isinstance(value, int | float):
+            return "-"
+        text = f"{value:.1f}"
+        return text.replace(".", ",") if locale == "nl" else text
+
     pdf = _DataPDF(format="A4")
     pdf.set_margins(18, 16, 18)
     pdf.set_auto_page_break(True, margin=18)
@@ -115,7 +121,10 @@ def personal_data_pdf(data: PersonalData, *, locale: Locale) -> bytes:
                     response.instrument_key, response.instrument_version, locale
                 )
                 line(f"{title} (v{response.instrument_version})", style="B")
-                line(_("Scores: %(scores)s", scores=_values(response.scores)), size=9)
+                scores = "; ".join(
+                    f"{name} {number(value)}" for name, value in data.scores(response, locale)
+                )
+                line(_("Scores: %(scores)s", scores=scores or "-"), size=9)
                 line(_("Answers: %(answers)s", answers=_values(response.answers)), size=9)
             for coding in s.codings:
                 line(_("Coding by %(coach)s", coach=data.name(coding.coach_id) or "-"), style="B")
