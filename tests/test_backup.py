@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -225,8 +226,9 @@ def test_sqlite_backup_is_consistent_while_the_app_writes(
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        while len(written) < 50:
-            pass
+        deadline = time.monotonic() + 30
+        while len(written) < 50 and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
         backup(url, tmp_path / "during.backup")
     finally:
         stop.set()
