@@ -166,7 +166,7 @@ def _sqlite_backup(source: Path, partial: Path) -> None:
 
 
 def _sqlite_restore(source: Path, target: Path) -> None:
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
         result = src.execute("PRAGMA integrity_check").fetchone()
         if not result or result[0] != "ok":
