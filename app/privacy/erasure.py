@@ -93,6 +93,21 @@ def check_erasable(actor: Actor, user: User) -> None:
         raise DomainError(_("This person has already been erased."))
 
 
+def redact_audit_about(session: Session, *, user_id: int) -> None:
+    """Audit rows about an erased person stay (who looked at what, when) without free text.
+
+    A reason an admin typed may quote what the person wrote, so it goes; the structured
+    part (which trajectory or session) stays.
+    """
+    for event in session.exec(
+        select(AuditEvent).where(
+            AuditEvent.subject_user_id == user_id, col(AuditEvent.detail).contains("reason:")
+        )
+    ).all():
+        event.detail = event.detail.split("reason:", 1)[0] + "reason: " + REDACTED
+        session.add(event)
+
+
 def erase_person(session: Session, *, actor: Actor, user_id: int, confirmation: str) -> User:
     """Remove a person's data and narratives, anonymise their account and end their logins.
 
@@ -122,15 +137,7 @@ def erase_person(session: Session, *, actor: Actor, user_id: int, confirmation: 
     )
     session.execute(delete(OutboxMessage).where(col(OutboxMessage.to_address) == email))
     session.execute(delete(LoginFailure).where(col(LoginFailure.key) == f"account:{email}"))
-    # Audit rows about the person stay (who looked at what, when) but keep no free text:
-    # a stated reason may quote what the person wrote.
-    for event in session.exec(
-        select(AuditEvent).where(
-            AuditEvent.subject_user_id == uid, col(AuditEvent.detail).contains("reason:")
-        )
-    ).all():
-        event.detail = event.detail.split("reason:", 1)[0] + "reason: " + REDACTED
-        session.add(event)
+    redact_audit_about(session, user_id=uid)
     now = utcnow()
     user.email = f"erased-{uid}@erased.invalid"
     user.display_name = f"erased-{uid}"
