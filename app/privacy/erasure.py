@@ -123,6 +123,7 @@ def erase_person(session: Session, *, actor: Actor, user_id: int, confirmation: 
                 )
             }
         )
+    assert user.id is not None
     uid = user.id
     email = user.email
     delete_trajectories(session, select(Trajectory.id).where(Trajectory.professional_id == uid))
