@@ -53,6 +53,11 @@ def cmd_check(_args: argparse.Namespace) -> int:
     except Exception as exc:
         ok = False
         print(f"database connection: FAILED ({exc.__class__.__name__}: {exc})")
+    if settings.effective_database_url.startswith("postgresql"):
+        from app.backup import find_pg_tool
+
+        tool = find_pg_tool("pg_dump", settings.pg_bin_dir)
+        print(f"pg_dump for backups: {tool or 'NOT FOUND (set DYADE_PG_BIN_DIR)'}")
     if settings.is_development:
         print("note: development mode (default secret key allowed, cookies not Secure)")
     print(f"smtp: {settings.smtp_host or 'not configured (mail goes to the outbox page)'}")

@@ -377,3 +377,18 @@ def test_the_newest_debian_client_is_preferred(tmp_path: Path) -> None:
     assert tool is None  # a configured folder without the program: not found, not guessed
     (tmp_path / "pg_dump").write_text("#!/bin/sh\n")
     assert find_pg_tool("pg_dump", str(tmp_path)) == tmp_path / "pg_dump"
+
+
+def test_check_says_where_pg_dump_is(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.config import get_settings
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "database_url", "postgresql+psycopg://dyade@db.internal/dyade")
+    monkeypatch.setattr(settings, "pg_bin_dir", str(tmp_path))
+    main(["check"])
+    assert "pg_dump for backups: NOT FOUND (set DYADE_PG_BIN_DIR)" in capsys.readouterr().out
+    (tmp_path / "pg_dump").write_text("#!/bin/sh\n")
+    main(["check"])
+    assert f"pg_dump for backups: {tmp_path / 'pg_dump'}" in capsys.readouterr().out
