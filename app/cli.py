@@ -52,6 +52,11 @@ def cmd_check(_args: argparse.Namespace) -> int:
     except Exception as exc:
         ok = False
         print(f"database connection: FAILED ({exc.__class__.__name__}: {exc})")
+    if settings.effective_database_url.startswith("postgresql"):
+        from app.backup import find_pg_tool
+
+        tool = find_pg_tool("pg_dump", settings.pg_bin_dir)
+        print(f"pg_dump for backups: {tool or 'NOT FOUND (set DYADE_PG_BIN_DIR)'}")
     if settings.is_development:
         print("note: development mode (default secret key allowed, cookies not Secure)")
     print(f"smtp: {settings.smtp_host or 'not configured (mail goes to the outbox page)'}")
@@ -133,6 +138,61 @@ def cmd_i18n(args: argparse.Namespace) -> int:
     return update_catalogues(check=args.check)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from app.backup import BackupError, backup
+    from app.config import get_settings
+
+    _settings_or_exit()
+    try:
+        print(backup(get_settings().effective_database_url, Path(args.file), force=args.force))
+    except BackupError as exc:
+        print(f"Backup not made: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from app.backup import BackupError, restore
+    from app.config import get_settings
+    from app.db import get_engine
+
+    _settings_or_exit()
+    get_engine().dispose()
+    try:
+        print(restore(get_settings().effective_database_url, Path(args.file), force=args.force))
+    except BackupError as exc:
+        print(f"Nothing restored: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.config import get_settings
+    from app.db import get_engine
+    from app.models import utcnow
+    from app.privacy.retention import months_before, run_retention
+
+    _settings_or_exit()
+    months = get_settings().retention_months_after_completion
+    with Session(get_engine()) as session:
+        due = run_retention(session, months=months, dry_run=args.dry_run)
+        session.commit()
+    cutoff = months_before(utcnow(), months).date().isoformat()
+    verb = "would delete" if args.dry_run else "deleted"
+    for item in due:
+        print(
+            f"  {verb} trajectory {item.id} (organisation {item.organisation_id}, "
+            f"completed {item.completed_at.date().isoformat()})"
+        )
+    print(
+        f"{len(due)} trajectories completed before {cutoff} ({months} months ago): "
+        + ("dry run, nothing deleted." if args.dry_run else f"{verb}.")
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dyade", description="Dyade administration")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +217,21 @@ def build_parser() -> argparse.ArgumentParser:
     programmes = sub.add_parser("programmes", help="list or validate programme definitions")
     programmes.add_argument("rest", nargs=argparse.REMAINDER)
     programmes.set_defaults(func=cmd_programmes)
+    backup = sub.add_parser("backup", help="write a backup of the database to FILE")
+    backup.add_argument("file", metavar="FILE")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="replace the database's contents with a backup")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument(
+        "--force", action="store_true", help="restore even though the database is not empty"
+    )
+    restore.set_defaults(func=cmd_restore)
+    retention = sub.add_parser("retention", help="delete trajectories past their retention time")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    run = retention_sub.add_parser("run", help="delete what is due (or list it with --dry-run)")
+    run.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    run.set_defaults(func=cmd_retention)
     i18n = sub.add_parser("i18n", help="extract messages and update the nl/en catalogues")
     i18n.add_argument("--check", action="store_true", help="only report, change nothing")
     i18n.set_defaults(func=cmd_i18n)

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
 
     trusted_proxies: bool = False
 
+    # Completed trajectories are deleted this many months after completion
+    # (`python -m app retention run`, e.g. nightly from cron).
+    retention_months_after_completion: int = Field(default=24, ge=1, le=1200)
+    # Where pg_dump and pg_restore live, when they are not found on their own.
+    pg_bin_dir: str = ""
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

@@ -28,6 +28,7 @@ from app.htmx import is_htmx
 from app.i18n import gettext as _
 from app.instruments.loader import load_builtin
 from app.middleware import DyadeMiddleware, add_security_headers
+from app.privacy.routes import router as privacy_router
 from app.programmes.loader import load_builtin_programmes
 from app.questionnaires.routes import router as questionnaires_router
 from app.reflection.diary_routes import router as diary_router
@@ -161,6 +162,7 @@ def create_app() -> FastAPI:
     app.include_router(report_router)
     app.include_router(diary_router)
     app.include_router(dashboards_router)
+    app.include_router(privacy_router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(DomainError, _domain_error)

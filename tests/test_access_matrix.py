@@ -67,6 +67,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/account/password"): logged_in(422),
     ("POST", "/account/sessions/{session_id}/end"): expect(LOGIN, 303, 404, 404, 404, 404),
     ("POST", "/account/sessions/end-others"): logged_in(303),
+    # Data-subject rights: everyone downloads their own data; consent is the professional's.
+    ("GET", "/account/data"): logged_in(200),
+    ("GET", "/account/data.json"): logged_in(200),
+    ("GET", "/account/data.pdf"): logged_in(200),
+    ("GET", "/account/consent"): expect(LOGIN, 200, 403, 403, 403, 403),
+    ("POST", "/trajectories/{trajectory_id}/consent"): expect(LOGIN, 422, 403, 403, 403, 403),
     ("GET", "/home"): logged_in(200),
     ("GET", "/coach"): expect(LOGIN, 403, 200, 403, 403, 403),
     # The coach's workspace: only the assigned coach; an admin first states a reason
@@ -99,6 +105,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/users/{user_id}/invitation"): expect(LOGIN, 403, 403, 403, 422, 404),
     ("POST", "/admin/users/{user_id}/coaches"): expect(LOGIN, 403, 403, 403, 422, 404),
     ("POST", "/admin/assignments/{assignment_id}/delete"): expect(LOGIN, 403, 403, 403, 303, 404),
+    # Erasure: the confirmation page, then the typed confirmation (empty here: 422).
+    ("GET", "/admin/users/{user_id}/erase"): expect(LOGIN, 403, 403, 403, 200, 404),
+    ("POST", "/admin/users/{user_id}/erase"): expect(LOGIN, 403, 403, 403, 422, 404),
+    # A data request answered by an admin: first the reason form (200), then the file.
+    ("GET", "/admin/users/{user_id}/data.json"): expect(LOGIN, 403, 403, 403, 200, 404),
     ("GET", "/admin/outbox"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("GET", "/admin/outbox/{message_id}"): expect(LOGIN, 403, 403, 403, 200, 404),
     ("GET", "/instruments"): expect(LOGIN, 403, 200, 403, 200, 200),

@@ -167,7 +167,12 @@ def deactivate(request: Request, session: SessionDep, actor: AdminActor, user_id
 
 @router.post("/users/{user_id}/reactivate")
 def reactivate(request: Request, session: SessionDep, actor: AdminActor, user_id: Id) -> Response:
-    service.set_active(session, actor=actor, user_id=user_id, active=True)
+    try:
+        service.set_active(session, actor=actor, user_id=user_id, active=True)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _detail(request, session, actor, user_id, {"status": exc.message}, 422)
     audit.record(
         session, actor=actor, action="user.reactivate", request=request, subject_user_id=user_id
     )

@@ -146,6 +146,8 @@ def invite_user(
 def resend_invitation(session: Session, *, actor: Actor, user_id: int) -> User:
     """Send a fresh invitation link to someone who has not set a password yet."""
     user = get_user(session, user_id, actor)
+    if user.erased_at is not None:
+        raise DomainError(_("This person has been erased; the account cannot be used again."))
     if user.password_hash is not None:
         raise DomainError(_("This person has already set a password."))
     organisation = session.get(Organisation, actor.organisation_id)
@@ -182,6 +184,8 @@ def set_roles(session: Session, *, actor: Actor, user_id: int, roles: list[str])
 def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> User:
     """Deactivate (ending every login session at once) or reactivate an account."""
     user = get_user(session, user_id, actor)
+    if user.erased_at is not None and active:
+        raise DomainError(_("This person has been erased; the account cannot be used again."))
     if user.id == actor.id and not active:
         raise DomainError(_("You cannot deactivate your own account."))
     user.is_active = active

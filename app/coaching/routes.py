@@ -18,7 +18,7 @@ from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id
 from app.htmx import redirect
 from app.i18n import gettext as _
-from app.models import ReflectionSession, Role, Trajectory
+from app.models import ReflectionSession, Role, Trajectory, TrajectoryStatus
 from app.notify import mark_read, recent
 from app.reflection.policies import is_assigned_coach, readable_session
 from app.templating import flash, render
@@ -66,6 +66,8 @@ def trajectory_access(
     trajectory = session.get(Trajectory, trajectory_id)
     if trajectory is None or trajectory.organisation_id != actor.organisation_id:
         raise NotFound()
+    if trajectory.status == TrajectoryStatus.stopped and actor.id != trajectory.professional_id:
+        raise NotFound()  # consent withdrawn: the coach may no longer read it
     if is_assigned_coach(session, actor, trajectory.professional_id):
         audit.record(
             session,

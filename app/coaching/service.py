@@ -141,8 +141,9 @@ def organisation_baselines(
         {(r.instrument_key, r.instrument_version) for r in responses if r.completed_at is not None}
     )
     rows: dict[tuple[str, int], list[Any]] = {pair: [] for pair in wanted}
-    # One query (even when nothing is wanted, so the count stays fixed) for every instrument: number the rows per instrument and version, keep
-    # the first BASELINE_SAMPLE of each.
+    # One query for every instrument, run even when nothing is wanted so that the count
+    # stays fixed: number the rows per instrument and version, keep the first
+    # BASELINE_SAMPLE of each.
     position = (
         func.row_number()
         .over(
@@ -218,7 +219,11 @@ def caseload(session: Session, *, actor: Actor, today: date | None = None) -> li
     trajectories = session.exec(
         select(Trajectory, FocusRelationship.pseudonym)
         .join(FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id))
-        .where(col(Trajectory.professional_id).in_(ids), Trajectory.status != "archived")
+        .where(
+            col(Trajectory.professional_id).in_(ids),
+            # A stopped programme (consent withdrawn) leaves the caseload like an archived one.
+            col(Trajectory.status).not_in(["archived", "stopped"]),
+        )
         .order_by(col(Trajectory.created_at))
     ).all()
     with_trajectory: set[int] = set()

@@ -7,6 +7,7 @@ from app.models.coaching import Coding, CodingEvidence, Feedback, Notification
 from app.models.instruments import OrganisationInstrument
 from app.models.mail import OutboxMessage
 from app.models.orgs import CoachAssignment, Organisation, Role, User, UserRole
+from app.models.privacy import ConsentPurpose, ConsentRecord
 from app.models.reflection import (
     AgeBand,
     DiaryEntry,
@@ -29,6 +30,8 @@ __all__ = [
     "CoachAssignment",
     "Coding",
     "CodingEvidence",
+    "ConsentPurpose",
+    "ConsentRecord",
     "DiaryEntry",
     "ExperimentLogEntry",
     "Feedback",

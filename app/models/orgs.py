@@ -39,6 +39,9 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
     deactivated_at: datetime | None = None
+    # Set when an admin erased this person: the row stays (for foreign keys and the audit
+    # trail) but holds nothing personal any more.
+    erased_at: datetime | None = None
 
 
 class UserRole(SQLModel, table=True):

@@ -33,6 +33,7 @@ class TrajectoryStatus(StrEnum):
     active = "active"
     completed = "completed"
     archived = "archived"
+    stopped = "stopped"  # the professional withdrew their consent to take part
 
 
 class SessionStatus(StrEnum):

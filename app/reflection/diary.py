@@ -79,6 +79,10 @@ class TrajectoryArchived(DomainError):
 
 def ensure_writable(trajectory: Trajectory) -> None:
     """An archived programme keeps its notes but takes no new ones."""
+    if trajectory.status == TrajectoryStatus.stopped:
+        raise TrajectoryArchived(
+            _("You stopped this programme. You can read your notes, but not add or change them.")
+        )
     if trajectory.status == TrajectoryStatus.archived:
         raise TrajectoryArchived(
             _("This programme is archived. You can read your notes, but not add or change them.")

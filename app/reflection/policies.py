@@ -6,7 +6,14 @@ from sqlmodel import Session, col, select
 
 from app.deps import Actor
 from app.errors import NotFound
-from app.models import CoachAssignment, FocusRelationship, ReflectionSession, Role, Trajectory
+from app.models import (
+    CoachAssignment,
+    FocusRelationship,
+    ReflectionSession,
+    Role,
+    Trajectory,
+    TrajectoryStatus,
+)
 
 
 def is_assigned_coach(session: Session, actor: Actor, professional_id: int) -> bool:
@@ -42,9 +49,16 @@ def readable_trajectory(session: Session, actor: Actor, trajectory_id: int) -> T
         raise NotFound()
     if trajectory.professional_id == actor.id:
         return trajectory
-    if is_assigned_coach(session, actor, trajectory.professional_id):
+    if _coach_may_read(session, actor, trajectory):
         return trajectory
     raise NotFound()
+
+
+def _coach_may_read(session: Session, actor: Actor, trajectory: Trajectory) -> bool:
+    # Withdrawing consent to take part also takes away the coach's reading access.
+    return trajectory.status != TrajectoryStatus.stopped and is_assigned_coach(
+        session, actor, trajectory.professional_id
+    )
 
 
 def readable_session(
@@ -62,8 +76,6 @@ def readable_session(
     if row is None:
         raise NotFound()
     reflection_session, trajectory = row
-    if trajectory.professional_id != actor.id and not is_assigned_coach(
-        session, actor, trajectory.professional_id
-    ):
+    if trajectory.professional_id != actor.id and not _coach_may_read(session, actor, trajectory):
         raise NotFound()
     return reflection_session, trajectory

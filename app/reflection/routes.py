@@ -21,7 +21,14 @@ from app.forms import FormDep, parse_id, parse_version
 from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.instruments.schema import Sector as InstrumentSector
-from app.models import AgeBand, ReflectionSession, Sector, SessionStatus, Trajectory
+from app.models import (
+    AgeBand,
+    ReflectionSession,
+    Sector,
+    SessionStatus,
+    Trajectory,
+    TrajectoryStatus,
+)
 from app.notify import mark_read
 from app.programmes.schema import render_probes, render_prompt
 from app.questionnaires.service import Answers, build_form, read_answers
@@ -375,6 +382,7 @@ def _step_page(
         "errors": errors or {},
         "conflict": conflict,
         "editable": reflection_session.status in (SessionStatus.open, SessionStatus.in_progress)
+        and trajectory.status != TrajectoryStatus.stopped
         and _writable(actor, trajectory, step.type),
         "coach_mode": actor.id != trajectory.professional_id,
         "profile": _profile_for(session, trajectory) if step.type == "reflection" else None,
@@ -496,7 +504,7 @@ def _submit_instrument(
     step = template.steps[index]
     relationship = own_or_coached_relationship(session, trajectory)
     try:
-        service.ensure_editable(reflection_session)
+        service.ensure_editable(reflection_session, trajectory)
     except service.SessionClosed as exc:
         flash(request, exc.message, "error")
         return redirect(request, f"/trajectories/{trajectory.id}")

@@ -31,6 +31,7 @@ from app.models import (
     TrajectoryStatus,
     utcnow,
 )
+from app.privacy.consent import consent_from_intake
 from app.programmes.loader import builtin_programme
 from app.programmes.schema import ProgrammeDefinition, SessionTemplate, StepTemplate
 from app.reflection.policies import own_relationship
@@ -364,8 +365,14 @@ def step_done(
     return answer is not None and answer.submitted_at is not None
 
 
-def ensure_editable(reflection_session: ReflectionSession) -> None:
-    """Only open and started sessions take answers."""
+def ensure_editable(
+    reflection_session: ReflectionSession, trajectory: Trajectory | None = None
+) -> None:
+    """Only open and started sessions of a running programme take answers."""
+    if trajectory is not None and trajectory.status == TrajectoryStatus.stopped:
+        raise SessionClosed(
+            _("You stopped this programme. Give your consent again to go on with it.")
+        )
     if reflection_session.status in DONE:
         raise SessionClosed(_("This session is finished; its answers can no longer be changed."))
     if reflection_session.status not in (SessionStatus.open, SessionStatus.in_progress):
@@ -394,7 +401,7 @@ def save_draft(
     base_version: int,
 ) -> NarrativeAnswer:
     """Autosave: store the text as a draft if nobody saved a newer version meanwhile."""
-    ensure_editable(reflection_session)
+    ensure_editable(reflection_session, trajectory)
     if step.type not in (*TEXT_TYPES, "consent"):
         raise NotFound()
     base_version = max(base_version, 0)  # a tampered negative version is a first save
@@ -497,7 +504,7 @@ def save_instrument_answers(
     complete: bool,
 ) -> InstrumentResponse:
     """Merge answers into the stored response; on completion every item must be answered."""
-    ensure_editable(reflection_session)
+    ensure_editable(reflection_session, trajectory)
     response = session.exec(
         select(InstrumentResponse).where(
             InstrumentResponse.session_id == reflection_session.id,
@@ -542,7 +549,7 @@ def submit_step(
     lists: dict[str, list[str]],
 ) -> None:
     """Store a step's answer as given with "next"; InvalidInput names what is missing."""
-    ensure_editable(reflection_session)
+    ensure_editable(reflection_session, trajectory)
     if step.type == "instrument":
         raise NotFound()  # instrument steps are stored by save_instrument_answers
     if step.type == "consent":
@@ -550,9 +557,9 @@ def submit_step(
             raise InvalidInput(
                 {"consent_programme": _("You can only take part when you agree to this.")}
             )
-        trajectory.consent_at = trajectory.consent_at or utcnow()
-        trajectory.research_consent = values.get("consent_research") == "1"
-        session.add(trajectory)
+        consent_from_intake(
+            session, trajectory=trajectory, research=values.get("consent_research") == "1"
+        )
         text, words = "", None
     else:
         text = values.get("text", "")
@@ -598,7 +605,7 @@ def complete_session(
     session: Session, *, reflection_session: ReflectionSession, trajectory: Trajectory
 ) -> list[str]:
     """Finish a session when every required step is done; returns the keys still missing."""
-    ensure_editable(reflection_session)
+    ensure_editable(reflection_session, trajectory)
     template = session_template(trajectory, reflection_session)
     answers, responses = load_answers(session, reflection_session)
     missing = [

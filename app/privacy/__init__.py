@@ -1,0 +1,1 @@
+"""Data-subject rights: consent, the download of one's own data, erasure, retention."""
