@@ -128,6 +128,25 @@ def cmd_programmes(args: argparse.Namespace) -> int:
     return programmes_cli.main(args.rest)
 
 
+def cmd_reminders(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from app.reminders.service import run_reminders
+
+    _settings_or_exit()
+    now = None
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            print(f"--now: {args.now!r} is not a date and time like 2026-03-14T09:00")
+            return 2
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    report = run_reminders(now=now)
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
 def cmd_i18n(args: argparse.Namespace) -> int:
     from app.i18n_tools import update_catalogues
 
@@ -158,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     programmes = sub.add_parser("programmes", help="list or validate programme definitions")
     programmes.add_argument("rest", nargs=argparse.REMAINDER)
     programmes.set_defaults(func=cmd_programmes)
+    reminders = sub.add_parser("reminders", help="send the reminders that are due")
+    reminders_sub = reminders.add_subparsers(dest="reminders_command", required=True)
+    run = reminders_sub.add_parser("run", help="send every due reminder once (for cron)")
+    run.add_argument("--now", default="", help="pretend it is this moment (UTC), for testing")
+    run.set_defaults(func=cmd_reminders)
     i18n = sub.add_parser("i18n", help="extract messages and update the nl/en catalogues")
     i18n.add_argument("--check", action="store_true", help="only report, change nothing")
     i18n.set_defaults(func=cmd_i18n)

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     trusted_proxies: bool = False
 
+    # The reminder job in a thread of the web process (None: on, except in tests); turn it
+    # off when cron or a systemd timer runs `python -m app reminders run`.
+    reminders_in_process: bool | None = None
+    reminders_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -96,6 +101,12 @@ class Settings(BaseSettings):
     def outbox_enabled(self) -> bool:
         """The outbox page lets flows work without a mail server; never in production."""
         return self.environment != "production"
+
+    @property
+    def reminders_run_in_process(self) -> bool:
+        if self.reminders_in_process is not None:
+            return self.reminders_in_process
+        return self.environment != "test"
 
     @property
     def secure_cookies(self) -> bool:

@@ -21,6 +21,7 @@ from app.models.reflection import (
     Trajectory,
     TrajectoryStatus,
 )
+from app.models.reminders import OrganisationReminderSettings, Reminder, ReminderPreference
 
 __all__ = [
     "AccountToken",
@@ -39,9 +40,12 @@ __all__ = [
     "Notification",
     "Organisation",
     "OrganisationInstrument",
+    "OrganisationReminderSettings",
     "OutboxMessage",
     "PulseEntry",
     "ReflectionSession",
+    "Reminder",
+    "ReminderPreference",
     "Role",
     "Sector",
     "SessionStatus",
