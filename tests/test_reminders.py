@@ -480,8 +480,16 @@ def test_the_settings_form_saves_choices_and_explains_mistakes(
     assert say("Choose both when your quiet hours begin and when they end, or neither.") in text
     assert 'value="in_app" checked' in bad.text  # what was chosen stays chosen
 
-    values = {f"channel-{kind}": "email" for kind in ("session_upcoming", "session_invite",
-              "measurement_due", "diary_idle", "feedback")}  # fmt: skip
+    values = {
+        f"channel-{kind}": "email"
+        for kind in (
+            "session_upcoming",
+            "session_invite",
+            "measurement_due",
+            "diary_idle",
+            "feedback",
+        )
+    }
     values |= {
         "channel-session_idle": "off",
         "daily_limit": "5",
