@@ -320,6 +320,8 @@ def test_concurrent_runs_send_each_due_reminder_exactly_once(
     assert errors == []
     assert sum(r.emailed for r in reports) == due
     assert sum(r.failed for r in reports) == 0
+    # Every worker tried every reminder; the database let exactly one through each time.
+    assert sum(r.emailed + r.already_sent + r.cancelled for r in reports) == 4 * due
     assert len(inbox.messages) == due
     sent = [(r[0], str(m["Subject"])) for r, m in inbox.messages]
     assert len(set(sent)) == due  # nobody got the same reminder twice
