@@ -258,6 +258,25 @@ def test_new_feedback_is_mailed_once_and_a_read_one_is_never_reminded(
     assert f"f{second.id}" in keys and f"f{first.id}" not in keys
 
 
+def test_a_state_that_resolves_between_looking_and_sending_cancels_the_reminder(
+    inbox: Inbox, cast: Cast, db: Session
+) -> None:
+    from app.reminders.service import _claim_and_send, find_due
+
+    _t, sessions = start(db, cast.professional)
+    update(db, sessions["interview"], status=SessionStatus.open, suggested_date=date(2026, 11, 1))
+    [item] = find_due(db, now=NOON)
+    # The professional starts the session while the job is on its way to this reminder.
+    update(db, sessions["interview"], status=SessionStatus.in_progress, last_activity_at=NOON)
+
+    outcome = _claim_and_send(get_engine(), item, cast.professional, "email", NOON)
+
+    assert outcome == "cancelled"
+    assert reminders(db) == set()
+    assert inbox.messages == []
+    assert db.exec(select(OutboxMessage)).all() == []
+
+
 def test_nothing_fires_when_nothing_is_due(inbox: Inbox, cast: Cast, db: Session) -> None:
     start(db, cast.professional)
     report = run_reminders(now=NOON + timedelta(days=400))
