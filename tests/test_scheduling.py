@@ -58,6 +58,7 @@ def test_planning_moving_and_cancelling_send_invites_that_parse(
     )
     mail = next(m for r, m in inbox.messages if r == [cast.professional.email])
     assert mail["Subject"] == say("Your Dyade session is planned")
+    assert "dinsdag 12 januari 2027 om 14:30" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     calendar = invite_of(mail)
     event = event_of(calendar)
     assert str(calendar["METHOD"]) == "REQUEST"
@@ -184,6 +185,9 @@ def test_home_pages_show_the_planned_sessions(
     assert say("Planned sessions") in own
     assert f'href="/trajectories/{trajectory.id}"' in own
     assert own.count("<li>\n      <strong>") == 1  # the past appointment is not listed
+
+    page = make_client().login_as(cast.professional).get(f"/trajectories/{trajectory.id}").text
+    assert "Gepland met je coach:" in page
 
     coach = html.unescape(make_client().login_as(cast.coach).get("/home").text)
     assert f'href="/coach/trajectories/{trajectory.id}"' in coach and "Pim Prof" in coach
