@@ -109,8 +109,15 @@ def test_the_form_explains_bad_input_and_keeps_it(
 ) -> None:
     trajectory, sessions = start(db, cast.professional)
     coach = make_client().login_as(cast.coach)
+    interview = sessions["interview"]
+    interview.status, interview.suggested_date = "open", datetime(2027, 1, 5).date()
+    db.add(interview)
+    db.commit()
     page = coach.get(f"/coach/trajectories/{trajectory.id}").text
-    assert 'action="/coach/trajectories/' in page and 'type="date"' in page and "<legend>" in page
+    assert 'action="/coach/trajectories/' in page and "<legend>" in page
+    # The session under way is chosen, with the programme's suggested date filled in.
+    assert f'<option value="{interview.id}" selected>' in page
+    assert 'type="date" value="2027-01-05"' in page
 
     past = plan(
         coach,
