@@ -269,7 +269,7 @@ def test_a_state_that_resolves_between_looking_and_sending_cancels_the_reminder(
     # The professional starts the session while the job is on its way to this reminder.
     update(db, sessions["interview"], status=SessionStatus.in_progress, last_activity_at=NOON)
 
-    outcome = _claim_and_send(get_engine(), item, cast.professional, "email", NOON)
+    outcome = _claim_and_send(get_engine(), item, cast.professional, "email", NOON, daily_limit=3)
 
     assert outcome == "cancelled"
     assert reminders(db) == set()
@@ -346,6 +346,28 @@ def test_concurrent_runs_send_each_due_reminder_exactly_once(
     assert len(set(sent)) == due  # nobody got the same reminder twice
     db.expire_all()
     assert len(db.exec(select(Reminder)).all()) == due
+
+
+def test_concurrent_runs_keep_to_the_daily_limit(inbox: Inbox, cast: Cast, db: Session) -> None:
+    _t, sessions = start(db, cast.professional)
+    update(db, sessions["interview"], status=SessionStatus.open, suggested_date=date(2026, 11, 1))
+    update(db, sessions["post"], status=SessionStatus.open, suggested_date=date(2026, 11, 1))
+    update(db, sessions["reflection"], scheduled_at=NOON + timedelta(hours=5))
+    prefer(db, cast.professional, daily_limit=1, channels={"session_upcoming": "off"})
+    prefer(db, cast.coach, channels={"session_upcoming": "off"})
+    barrier = threading.Barrier(3)
+
+    def worker() -> None:
+        barrier.wait()
+        run_reminders(now=NOON)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(inbox.messages) == 1  # two reminders due, one allowed a day
 
 
 def test_two_processes_running_the_command_send_each_reminder_once(

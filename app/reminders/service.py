@@ -647,10 +647,16 @@ def _allowed(
     return channel
 
 
-def _claim_and_send(engine: Engine, item: Due, user: User, channel: str, now: datetime) -> str:
+def _claim_and_send(
+    engine: Engine, item: Due, user: User, channel: str, now: datetime, *, daily_limit: int
+) -> str:
     with Session(engine, expire_on_commit=False) as session:
-        # The claim comes first, before anything is read, so that on SQLite the write lock
-        # is taken at once and the check below sees everything committed before it.
+        # On PostgreSQL, claims for one person wait for each other here, so that the daily
+        # limit below counts every committed claim (SQLite lets one writer in at a time
+        # anyway, and leaves FOR UPDATE out).
+        session.exec(select(User.id).where(User.id == item.user_id).with_for_update()).first()
+        # The claim comes before the checks, so that on SQLite the write lock is taken
+        # and the checks see everything committed before it.
         reminder = Reminder(
             organisation_id=item.organisation_id,
             user_id=item.user_id,
@@ -669,6 +675,10 @@ def _claim_and_send(engine: Engine, item: Due, user: User, channel: str, now: da
         if not still_due(session, item, now=now):
             session.rollback()
             return "cancelled"
+        sent = reminders_sent_since(session, [item.user_id], now - timedelta(days=1))
+        if sent[item.user_id] > daily_limit:  # this claim included
+            session.rollback()
+            return "deferred"
         record = None
         if channel == "email":
             record = reminder_email(session, item=item, user=user, deliver=False)
@@ -719,7 +729,14 @@ def run_reminders(*, engine: Engine | None = None, now: datetime | None = None) 
         if channel is None:
             continue
         try:
-            outcome = _claim_and_send(engine, item, user, channel, now)
+            outcome = _claim_and_send(
+                engine,
+                item,
+                user,
+                channel,
+                now,
+                daily_limit=daily_limit_of(preferences.get(item.user_id)),
+            )
         except OperationalError as exc:
             # e.g. SQLite busy for longer than its timeout: the next run tries again.
             log.warning("Reminder %s for user %s not sent now: %s", item.kind, user.id, exc)
