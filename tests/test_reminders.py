@@ -431,6 +431,33 @@ def test_unsubscribing_with_the_link_stops_everything_without_logging_in(
     assert say(notice + " to get again.") in html.unescape(account.text)
 
 
+def test_other_emails_from_the_coach_follow_the_choice_too(cast: Cast, db: Session) -> None:
+    from app.notify import notify
+
+    notify(
+        db,
+        organisation_id=cast.org.id or 0,
+        user_id=cast.professional.id or 0,
+        kind="profile_released",
+        link="/x",
+        email=True,
+    )
+    db.commit()
+    assert len(db.exec(select(OutboxMessage)).all()) == 1
+    prefer(db, cast.professional, unsubscribed_at=NOON, channels={"feedback": "off"})
+    notify(
+        db,
+        organisation_id=cast.org.id or 0,
+        user_id=cast.professional.id or 0,
+        kind="profile_released",
+        link="/x",
+        email=True,
+    )
+    db.commit()
+    assert len(db.exec(select(OutboxMessage)).all()) == 1  # only the in-app message
+    assert len(db.exec(select(Notification)).all()) == 2
+
+
 def test_quiet_hours_hold_reminders_back_until_they_end(
     inbox: Inbox, cast: Cast, db: Session
 ) -> None:
@@ -511,7 +538,8 @@ def test_the_settings_form_saves_choices_and_explains_mistakes(
 ) -> None:
     client = make_client().login_as(cast.professional)
     page = client.get("/account")
-    assert 'id="reminders"' in page.text and "<legend>" in page.text
+    assert page.text.count('id="reminders"') == 1 and "<legend>" in page.text
+    assert "<title>Mijn account · Dyade</title>" in page.text
 
     bad = client.post_form(
         "/account/reminders",
