@@ -56,6 +56,11 @@ def cmd_check(_args: argparse.Namespace) -> int:
     if settings.is_development:
         print("note: development mode (default secret key allowed, cookies not Secure)")
     print(f"smtp: {settings.smtp_host or 'not configured (mail goes to the outbox page)'}")
+    if settings.reminders_run_in_process:
+        every = settings.reminders_interval_minutes
+        print(f"reminders: run in the web process every {every} minutes")
+    else:
+        print("reminders: not in the web process (run `python -m app reminders run` from cron)")
     print("configuration: ok" if ok else "configuration: problems found")
     return 0 if ok else 1
 
