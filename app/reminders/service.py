@@ -10,6 +10,7 @@ the job only looks at what is due now.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from app import i18n
 from app.config import get_settings
+from app.db import get_engine
 from app.deps import Actor
 from app.errors import InvalidInput
 from app.i18n import gettext as _
@@ -34,6 +36,7 @@ from app.models import (
     Feedback,
     Notification,
     OrganisationReminderSettings,
+    OutboxMessage,
     ReflectionSession,
     Reminder,
     ReminderPreference,
@@ -199,8 +202,6 @@ def unsubscribe_token(user_id: int) -> str:
 
 def user_for_unsubscribe(session: Session, token: str) -> User | None:
     """The person an unsubscribe token belongs to, or None for a forged or odd token."""
-    import hmac
-
     user_part, _dot, signature = token.partition(".")
     if not user_part.isdigit() or len(user_part) > 10 or not signature:
         return None
@@ -594,9 +595,7 @@ def reminders_sent_since(
     return Counter({int(user_id): int(count) for user_id, count in rows})
 
 
-def reminder_email(
-    session: Session, *, item: Due, user: User, deliver: bool
-) -> Any:  # OutboxMessage
+def reminder_email(session: Session, *, item: Due, user: User, deliver: bool) -> OutboxMessage:
     """Write a reminder email in the person's language: what waits and a link, no content."""
     assert user.id is not None
     settings = get_settings()
@@ -705,8 +704,6 @@ def _claim_and_send(
 
 def run_reminders(*, engine: Engine | None = None, now: datetime | None = None) -> RunReport:
     """Send every reminder that is due now, each at most once (safe to run concurrently)."""
-    from app.db import get_engine
-
     engine = engine or get_engine()
     now = now or utcnow()
     report = RunReport()
