@@ -60,6 +60,11 @@ def cmd_check(_args: argparse.Namespace) -> int:
     if settings.is_development:
         print("note: development mode (default secret key allowed, cookies not Secure)")
     print(f"smtp: {settings.smtp_host or 'not configured (mail goes to the outbox page)'}")
+    if settings.reminders_run_in_process:
+        every = settings.reminders_interval_minutes
+        print(f"reminders: run in the web process every {every} minutes")
+    else:
+        print("reminders: not in the web process (run `python -m app reminders run` from cron)")
     print("configuration: ok" if ok else "configuration: problems found")
     return 0 if ok else 1
 
@@ -130,6 +135,25 @@ def cmd_programmes(args: argparse.Namespace) -> int:
     from app.programmes import cli as programmes_cli
 
     return programmes_cli.main(args.rest)
+
+
+def cmd_reminders(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from app.reminders.service import run_reminders
+
+    _settings_or_exit()
+    now = None
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            print(f"--now: {args.now!r} is not a date and time like 2026-03-14T09:00")
+            return 2
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    report = run_reminders(now=now)
+    print(report.summary())
+    return 1 if report.failed else 0
 
 
 def cmd_i18n(args: argparse.Namespace) -> int:
@@ -232,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = retention_sub.add_parser("run", help="delete what is due (or list it with --dry-run)")
     run.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     run.set_defaults(func=cmd_retention)
+    reminders = sub.add_parser("reminders", help="send the reminders that are due")
+    reminders_sub = reminders.add_subparsers(dest="reminders_command", required=True)
+    run = reminders_sub.add_parser("run", help="send every due reminder once (for cron)")
+    run.add_argument("--now", default="", help="pretend it is this moment (UTC), for testing")
+    run.set_defaults(func=cmd_reminders)
     i18n = sub.add_parser("i18n", help="extract messages and update the nl/en catalogues")
     i18n.add_argument("--check", action="store_true", help="only report, change nothing")
     i18n.set_defaults(func=cmd_i18n)

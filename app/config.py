@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     retention_months_after_completion: int = Field(default=24, ge=1, le=1200)
     # Where pg_dump and pg_restore live, when they are not found on their own.
     pg_bin_dir: str = ""
+    # The reminder job in a thread of the web process (None: on, except in tests); turn it
+    # off when cron or a systemd timer runs `python -m app reminders run`.
+    reminders_in_process: bool | None = None
+    reminders_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @field_validator("base_url")
     @classmethod
@@ -102,6 +106,12 @@ class Settings(BaseSettings):
     def outbox_enabled(self) -> bool:
         """The outbox page lets flows work without a mail server; never in production."""
         return self.environment != "production"
+
+    @property
+    def reminders_run_in_process(self) -> bool:
+        if self.reminders_in_process is not None:
+            return self.reminders_in_process
+        return self.environment != "test"
 
     @property
     def secure_cookies(self) -> bool:

@@ -7,6 +7,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 from sqlmodel import Session
 
@@ -38,38 +39,73 @@ def send_mail(
     text: str,
     html: str = "",
     organisation_id: int | None,
+    headers: dict[str, str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    deliver: bool = True,
 ) -> OutboxMessage:
-    """Record the message and deliver it by SMTP when a server is configured."""
-    settings = get_settings()
+    """Record the message and deliver it by SMTP when a server is configured.
+
+    Attachments are text: {"filename", "content_type", "content"}, e.g. a calendar
+    invite as "text/calendar; method=REQUEST". With deliver=False the message is only
+    recorded; call deliver_message() after the caller has committed.
+    """
     record = OutboxMessage(
         organisation_id=organisation_id,
         to_address=to,
         subject=subject,
         body_text=text,
         body_html=html,
+        headers=dict(headers or {}),
+        attachments=list(attachments or []),
     )
-    if settings.smtp_host:
-        try:
-            _deliver(to=to, subject=subject, text=text, html=html)
-            record.sent_at = utcnow()
-        except (OSError, smtplib.SMTPException) as exc:
-            # The person still gets a clear screen; the admin sees the failure in the outbox.
-            log.warning("Email to %s failed: %s", to, exc)
-            record.error = str(exc)[:500]
+    if deliver:
+        deliver_message(record)
     session.add(record)
     return record
 
 
-def _deliver(*, to: str, subject: str, text: str, html: str) -> None:
-    settings = get_settings()
+def deliver_message(record: OutboxMessage) -> None:
+    """Send a recorded message by SMTP (when configured) and note the outcome on it."""
+    if not get_settings().smtp_host:
+        return
+    try:
+        _deliver(build_message(record))
+        record.sent_at = utcnow()
+        record.error = ""
+    except (OSError, smtplib.SMTPException) as exc:
+        # The person still gets a clear screen; the admin sees the failure in the outbox.
+        log.warning("Email to %s failed: %s", record.to_address, exc)
+        record.error = str(exc)[:500]
+
+
+def build_message(record: OutboxMessage) -> EmailMessage:
+    """The email as it goes out: plain text, HTML alternative, headers, attachments."""
     message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = to
-    message["Subject"] = subject
+    message["From"] = get_settings().mail_from
+    message["To"] = record.to_address
+    message["Subject"] = record.subject
     message["Message-ID"] = make_msgid(domain="dyade")
-    message.set_content(text)
-    if html:
-        message.add_alternative(html, subtype="html")
+    for name, value in (record.headers or {}).items():
+        message[name] = value
+    message.set_content(record.body_text)
+    if record.body_html:
+        message.add_alternative(record.body_html, subtype="html")
+    for attachment in record.attachments or []:
+        maintype, _slash, rest = str(attachment["content_type"]).partition("/")
+        subtype, *raw_params = (part.strip() for part in rest.split(";"))
+        params = dict(p.split("=", 1) for p in raw_params if "=" in p and "charset" not in p)
+        assert maintype == "text", "only text attachments are supported"
+        message.add_attachment(
+            str(attachment["content"]),
+            subtype=subtype,
+            filename=str(attachment["filename"]),
+            params=params,
+        )
+    return message
+
+
+def _deliver(message: EmailMessage) -> None:
+    settings = get_settings()
     timeout = settings.smtp_timeout_seconds
     smtp: smtplib.SMTP
     if settings.smtp_ssl:

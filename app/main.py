@@ -33,6 +33,8 @@ from app.programmes.loader import load_builtin_programmes
 from app.questionnaires.routes import router as questionnaires_router
 from app.reflection.diary_routes import router as diary_router
 from app.reflection.routes import router as reflection_router
+from app.reminders.routes import router as reminders_router
+from app.reminders.scheduler import start_in_process_scheduler
 from app.templating import render
 
 log = logging.getLogger("app")
@@ -46,7 +48,12 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     get_settings()
     load_builtin()
     load_builtin_programmes()
-    yield
+    scheduler = start_in_process_scheduler()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
@@ -163,6 +170,7 @@ def create_app() -> FastAPI:
     app.include_router(diary_router)
     app.include_router(dashboards_router)
     app.include_router(privacy_router)
+    app.include_router(reminders_router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(DomainError, _domain_error)

@@ -25,9 +25,13 @@ def notify(
     )
     session.add(notification)
     if email:
-        # send_mail keeps it in the outbox and delivers it when SMTP is configured.
+        # send_mail keeps it in the outbox and delivers it when SMTP is configured. Messages
+        # from the coach follow the person's choice for them (and an unsubscribe).
+        from app.reminders.service import FEEDBACK, channel_of, preference_of
+
         user = session.get(User, user_id)
-        if user is not None and user.is_active:
+        wanted = channel_of(preference_of(session, user_id), FEEDBACK) == "email"
+        if user is not None and user.is_active and wanted:
             subject, text, html = render_email(
                 "notification",
                 user.locale,

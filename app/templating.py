@@ -83,6 +83,16 @@ def _format_time(value: datetime | None) -> str:
     )
 
 
+_APPOINTMENT_PATTERNS = {"nl": "EEEE d MMMM y 'om' HH:mm", "en": "EEEE d MMMM y 'at' HH:mm"}
+
+
+def _format_appointment(value: datetime | None) -> str:
+    """A planned moment as people say it: "dinsdag 12 januari 2027 om 14:30" (local time)."""
+    if value is None:
+        return ""
+    return _format_datetime(value, _APPOINTMENT_PATTERNS.get(i18n.get_locale(), "full"))
+
+
 def _format_number(value: float | None, digits: int = 1, sign: bool = False) -> str:
     """A number with the locale's decimal mark ("3,5" in Dutch); "–" for no value."""
     if value is None:
@@ -114,6 +124,7 @@ def _make_environment() -> Environment:
     env.filters["date"] = _format_date
     env.filters["number"] = _format_number
     env.filters["time"] = _format_time
+    env.filters["appointment"] = _format_appointment
     return env
 
 

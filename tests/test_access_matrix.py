@@ -30,6 +30,7 @@ from app.models import (
     UserSession,
 )
 from app.reflection.service import save_relationship, start_trajectory
+from app.reminders.service import unsubscribe_token
 from tests.conftest import Cast, Client
 
 ROLES = ("anon", "professional", "coach", "supervisor", "admin", "outsider")
@@ -64,6 +65,15 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/language"): everyone(303),
     ("GET", "/healthz"): everyone(200),
     ("GET", "/account"): logged_in(200),
+    ("POST", "/account/reminders"): logged_in(422),  # empty form: choose per kind
+    # The signed unsubscribe link works without logging in (the signature is the key).
+    ("GET", "/unsubscribe/{token}"): everyone(200),
+    ("POST", "/unsubscribe/{token}"): everyone(200),
+    ("GET", "/admin/reminders"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("POST", "/admin/reminders"): expect(LOGIN, 403, 403, 403, 422, 422),
+    ("POST", "/coach/trajectories/{trajectory_id}/schedule"): expect(
+        LOGIN, 403, 422, 403, 403, 403
+    ),
     ("POST", "/account/password"): logged_in(422),
     ("POST", "/account/sessions/{session_id}/end"): expect(LOGIN, 303, 404, 404, 404, 404),
     ("POST", "/account/sessions/end-others"): logged_in(303),
@@ -187,7 +197,9 @@ def test_every_route_is_in_the_matrix() -> None:
 def _path_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
     """Real objects of the first organisation for every path parameter."""
     values: dict[str, str] = {"user_id": str(cast.professional.id)}
-    if "{token}" in path:
+    if path.startswith("/unsubscribe/"):
+        values["token"] = unsubscribe_token(cast.professional.id or 0)
+    elif "{token}" in path:
         purpose = (
             TokenPurpose.invitation
             if path.startswith("/invitation")

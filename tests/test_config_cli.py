@@ -103,6 +103,11 @@ def test_check_command_passes_on_a_good_configuration(tmp_path: Path) -> None:
     result = _run_check({"DYADE_ENVIRONMENT": "development"}, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "database connection: ok" in result.stdout
+    assert "reminders: run in the web process every 15 minutes" in result.stdout
+    cron = _run_check(
+        {"DYADE_ENVIRONMENT": "development", "DYADE_REMINDERS_IN_PROCESS": "false"}, tmp_path
+    )
+    assert "python -m app reminders run" in cron.stdout
 
 
 def test_check_command_reports_an_unreachable_database(tmp_path: Path) -> None:

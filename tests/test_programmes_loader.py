@@ -507,3 +507,13 @@ def test_load_builtin_programmes_returns_a_copy() -> None:
     programmes = load_builtin_programmes()
     programmes.clear()
     assert ("llinc", 1) in load_builtin_programmes()
+
+
+def test_reminder_defaults_are_read_and_checked() -> None:
+    plain = load_programme(VALID, source_name=SOURCE)
+    assert plain.reminders.session_idle_days == 3  # the built-in default
+    own = load_programme(VALID + "\n[reminders]\ndiary_idle_days = 10\n", source_name=SOURCE)
+    assert own.reminders.diary_idle_days == 10
+    wrong = VALID + "\n[reminders]\nsession_idle_days = 0\n"
+    expected = "reminders: session_idle_days should be between 1 and 60, not 0"
+    assert f"{SOURCE}: {expected}" in _problems(wrong)

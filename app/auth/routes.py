@@ -15,6 +15,7 @@ from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.middleware import delete_cookie_header, set_cookie_header
 from app.models import TokenPurpose, UserSession
+from app.reminders.routes import reminder_context
 from app.security import SESSION_COOKIE, csrf_token_for, token_digest
 from app.templating import flash, render
 
@@ -217,7 +218,12 @@ def set_language(
 @router.get("/account")
 def account_page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     sessions = service.open_sessions(session, user_id=actor.id)
-    context = {"sessions": sessions, "errors": {}, "current_session_id": actor.session_id}
+    context = {
+        "sessions": sessions,
+        "errors": {},
+        "current_session_id": actor.session_id,
+        **reminder_context(session, actor),
+    }
     return render(request, "auth/account.html", context)
 
 
@@ -240,6 +246,7 @@ def change_password(
             "sessions": sessions,
             "errors": exc.errors,
             "current_session_id": actor.session_id,
+            **reminder_context(session, actor),
         }
         return render(request, "auth/account.html", context, status_code=422)
     flash(request, _("Your password has been changed. You were logged out everywhere else."))

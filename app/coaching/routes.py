@@ -481,6 +481,51 @@ def feedback(
     return redirect(request, f"/coach/trajectories/{trajectory_id}#feedback")
 
 
+@router.post("/coach/trajectories/{trajectory_id}/schedule")
+def schedule(
+    request: Request, session: SessionDep, actor: CoachActor, form: FormDep, trajectory_id: Id
+) -> Response:
+    from app.models import utcnow
+    from app.reminders.scheduling import parse_appointment, schedule_session
+
+    trajectory = session.get(Trajectory, trajectory_id)
+    if (
+        trajectory is None
+        or trajectory.organisation_id != actor.organisation_id
+        or not is_assigned_coach(session, actor, trajectory.professional_id)
+    ):
+        raise NotFound()
+    chosen = form.get("schedule_session")
+    target = session.get(ReflectionSession, int(chosen)) if chosen.isdigit() else None
+    try:
+        if target is None or target.trajectory_id != trajectory.id:
+            raise InvalidInput({"schedule_session": _("Choose a session that is not finished.")})
+        clear = form.get("action") == "clear"
+        starts = (
+            None
+            if clear
+            else parse_appointment(
+                form.get("schedule_date"), form.get("schedule_time"), now=utcnow()
+            )
+        )
+        outcome = schedule_session(
+            session, actor=actor, trajectory=trajectory, reflection_session=target, starts=starts
+        )
+    except InvalidInput as exc:
+        view = service.load_trajectory_view(session, trajectory=trajectory)
+        context = _trajectory_context(view, actor, "")
+        context.update(errors=exc.errors, values=form.values)
+        return render(request, "coaching/trajectory.html", context, status_code=422)
+    messages = {
+        "scheduled": _("The session is planned. You and the professional get a calendar invite."),
+        "moved": _("The session has moved. You and the professional get an updated invite."),
+        "cancelled": _("The appointment is cancelled. You and the professional get a message."),
+        "unchanged": _("Nothing changed: the session was already planned at that moment."),
+    }
+    flash(request, messages[outcome])
+    return redirect(request, f"/coach/trajectories/{trajectory_id}#timeline")
+
+
 @router.post("/coach/trajectories/{trajectory_id}/summary")
 def summary(
     request: Request, session: SessionDep, actor: CoachActor, form: FormDep, trajectory_id: Id

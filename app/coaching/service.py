@@ -514,6 +514,7 @@ def give_feedback(
     from app.errors import InvalidInput
     from app.i18n import gettext as _
     from app.notify import notify
+    from app.reminders.service import feedback_due, send_now
 
     if not text.strip():
         raise InvalidInput({"feedback": _("Write your feedback first.")})
@@ -536,14 +537,19 @@ def give_feedback(
         text=text.strip(),
     )
     session.add(feedback)
+    session.flush()
     notify(
         session,
         organisation_id=trajectory.organisation_id,
         user_id=trajectory.professional_id,
         kind="feedback",
         link=f"/trajectories/{trajectory.id}#feedback",
-        email=True,
     )
+    # The email is a reminder like the others: as the professional chose, at most once,
+    # and (in quiet hours or over their daily limit) later from the job, if still unread.
+    professional = session.get(User, trajectory.professional_id)
+    if professional is not None:
+        send_now(session, item=feedback_due(feedback, trajectory), user=professional)
     return feedback
 
 

@@ -13,8 +13,10 @@ router = APIRouter()
 
 
 @router.get("/home")
-def home(request: Request, actor: CurrentActor) -> Response:
-    return render(request, "home/home.html", {})
+def home(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    from app.reminders.scheduling import upcoming_sessions
+
+    return render(request, "home/home.html", {"upcoming": upcoming_sessions(session, actor=actor)})
 
 
 @router.get("/healthz")

@@ -22,6 +22,7 @@ from app.models.reflection import (
     Trajectory,
     TrajectoryStatus,
 )
+from app.models.reminders import OrganisationReminderSettings, Reminder, ReminderPreference
 
 __all__ = [
     "AccountToken",
@@ -42,9 +43,12 @@ __all__ = [
     "Notification",
     "Organisation",
     "OrganisationInstrument",
+    "OrganisationReminderSettings",
     "OutboxMessage",
     "PulseEntry",
     "ReflectionSession",
+    "Reminder",
+    "ReminderPreference",
     "Role",
     "Sector",
     "SessionStatus",

@@ -108,6 +108,13 @@ class ReflectionSession(SQLModel, table=True):
     status: str = Field(default=SessionStatus.locked, max_length=20)
     current_step: str = Field(default="", max_length=60)
     suggested_date: date | None = None
+    #: The appointment the coach set (UTC); `schedule_sequence` counts its changes for
+    #: the calendar invite (SEQUENCE), so calendars replace the old one.
+    scheduled_at: datetime | None = None
+    scheduled_by_id: int | None = Field(
+        default=None, foreign_key="app_user.id", ondelete="SET NULL"
+    )
+    schedule_sequence: int = Field(default=0)
     opened_at: datetime | None = None
     opened_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     started_at: datetime | None = None

@@ -34,6 +34,7 @@ from app.instruments.loader import (
 from app.instruments.schema import LOCALES, Translation
 from app.programmes.schema import (
     MAX_LENGTH_LIMIT,
+    REMINDER_LIMITS,
     TEXT_STEP_TYPES,
     ProgrammeDefinition,
     SessionTemplate,
@@ -218,6 +219,7 @@ def check_rules(programme: ProgrammeDefinition) -> list[Finding]:
     findings: list[Finding] = []
     findings += _check_header(programme)
     findings += _check_sessions(programme)
+    findings += _check_reminders(programme)
     for session in programme.sessions:
         findings += _check_session(session)
         findings += _check_steps(session)
@@ -237,6 +239,13 @@ def _check_header(programme: ProgrammeDefinition) -> Iterator[Finding]:
         yield None, "licence is empty; say who wrote the texts and on what terms"
     yield from _plain_text_findings("title", "text", programme.title)
     yield from _plain_text_findings("description", "text", programme.description)
+
+
+def _check_reminders(programme: ProgrammeDefinition) -> Iterator[Finding]:
+    for name, (low, high) in REMINDER_LIMITS.items():
+        value = getattr(programme.reminders, name)
+        if not low <= value <= high:
+            yield "reminders", f"{name} should be between {low} and {high}, not {value}"
 
 
 def _check_sessions(programme: ProgrammeDefinition) -> Iterator[Finding]:

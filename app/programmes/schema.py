@@ -102,6 +102,34 @@ class SessionTemplate(_Model):
         return tuple(step for step in self.steps if step.type in PROMPT_STEP_TYPES)
 
 
+class ReminderDefaults(_Model):
+    """When reminders fall due, by default; an organisation can change each value."""
+
+    #: An open or started session nobody touched for this many days.
+    session_idle_days: StrictInt = 3
+    #: A scheduled session: this many hours before it starts ("the day before").
+    upcoming_hours_before: StrictInt = 24
+    #: The diary unused for this many days between sessions.
+    diary_idle_days: StrictInt = 7
+    #: New coach feedback still unread after this many hours (0: at once).
+    feedback_delay_hours: StrictInt = 0
+    #: A post or follow-up measurement this many days after its date.
+    measurement_due_days_after: StrictInt = 0
+    #: How long a scheduled session lasts, for the calendar invite.
+    session_minutes: StrictInt = 60
+
+
+#: Allowed range of each reminder value (also for an organisation's own settings).
+REMINDER_LIMITS: Final[dict[str, tuple[int, int]]] = {
+    "session_idle_days": (1, 60),
+    "upcoming_hours_before": (1, 168),
+    "diary_idle_days": (1, 60),
+    "feedback_delay_hours": (0, 168),
+    "measurement_due_days_after": (0, 60),
+    "session_minutes": (15, 240),
+}
+
+
 class ProgrammeDefinition(_Model):
     """One programme in one version, as read from `<key>-v<version>.toml`."""
 
@@ -111,6 +139,7 @@ class ProgrammeDefinition(_Model):
     description: Translation
     licence: StrictStr
     sessions: tuple[SessionTemplate, ...] = ()
+    reminders: ReminderDefaults = ReminderDefaults()
 
     @property
     def file_name(self) -> str:

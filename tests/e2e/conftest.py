@@ -32,6 +32,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DYADE_")}
     env.update(
         DYADE_ENVIRONMENT="development",
+        # The browser tests drive the pages; reminders are tested in test_reminders.py.
+        DYADE_REMINDERS_IN_PROCESS="false",
         DYADE_DATA_DIR=str(tmp_path_factory.mktemp("live")),
         DYADE_BASE_URL=f"http://127.0.0.1:{port}",
     )
