@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from app import audit, i18n
 from app.coaching.coding import released_profiles
 from app.coaching.service import feedback_for_professional, mark_feedback_read
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep
@@ -26,7 +26,7 @@ from app.reflection.policies import own_relationship, readable_session, readable
 from app.reflection.service import StepState
 from app.templating import flash, render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _relationship_form(
