@@ -34,11 +34,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str) -> Engine:
     """An engine for the URL, with SQLite set up for concurrent web use."""
     if url.startswith("sqlite"):
+        pool: dict[str, Any] = {}
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+            # More connections than the thread pool has threads (40): a request holds its
+            # connection from the login check to the commit, across a trip through the
+            # event loop, and the threads must never all wait for connections that such
+            # requests hold. SQLite connections are cheap (a file handle, a page cache).
+            pool = {"pool_size": 20, "max_overflow": 30}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
