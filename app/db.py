@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends
+from fastapi.routing import APIRoute
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
@@ -30,11 +34,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str) -> Engine:
     """An engine for the URL, with SQLite set up for concurrent web use."""
     if url.startswith("sqlite"):
+        pool: dict[str, Any] = {}
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+            # More connections than the thread pool has threads (40): a request holds its
+            # connection from the login check to the commit, across a trip through the
+            # event loop, and the threads must never all wait for connections that such
+            # requests hold. SQLite connections are cheap (a file handle, a page cache).
+            pool = {"pool_size": 20, "max_overflow": 30}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -46,11 +58,16 @@ def get_engine() -> Engine:
     return make_engine(get_settings().effective_database_url)
 
 
+# The request's session, for CommitInThreadRoute (worker threads see a copy of the context).
+_request_session: ContextVar[Session | None] = ContextVar("request_session", default=None)
+
+
 async def get_session() -> AsyncIterator[Session]:
     """One session per request; committed when the route succeeds."""
     # Opening a session does no I/O, so it happens here instead of in a worker thread; the
     # commit (or rollback) and close do, and go to the thread pool together, in one trip.
     session = Session(get_engine(), expire_on_commit=False)
+    _request_session.set(session)
     try:
         yield session
     except BaseException:
@@ -58,7 +75,12 @@ async def get_session() -> AsyncIterator[Session]:
             await _in_thread(_roll_back, session)
         raise
     else:
-        await _in_thread(_commit, session)
+        if session.in_transaction() or session.new or session.dirty or session.deleted:
+            await _in_thread(_commit, session)
+        else:
+            # Already committed in the endpoint's thread (CommitInThreadRoute), or nothing
+            # was read: no connection is held, so closing does no I/O and needs no thread.
+            session.close()
 
 
 async def _in_thread(finish: Callable[[Session], None], session: Session) -> None:
@@ -88,3 +110,31 @@ def _roll_back(session: Session) -> None:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _commit_after(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        session = _request_session.get()
+        if session is not None and session.in_transaction():
+            session.commit()
+        return result
+
+    return run
+
+
+class CommitInThreadRoute(APIRoute):
+    """A route whose sync endpoint commits the request's session in its own worker thread.
+
+    Otherwise the commit waits for a second trip through the event loop and the thread
+    pool; on SQLite the write lock is held all that time, and every other writer (another
+    worker process too) waits for it. If the endpoint raises, nothing is committed here and
+    get_session rolls back as before; a failed commit raises from the endpoint, so the
+    request still ends with an error page and a rollback.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _commit_after(endpoint)
+        super().__init__(path, endpoint, **kwargs)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Request
+from sqlalchemy import bindparam
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
@@ -92,19 +93,23 @@ class Actor:
         return ""
 
 
+# Every request runs this: the session, the user and their roles in one query (one row per
+# role; a user without roles still gets one row through the outer join). Built once: making
+# the statement and its cache key anew cost about as much as running it.
+_ACTOR_QUERY = (
+    select(UserSession, User, UserRole.role)
+    .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
+    .outerjoin(UserRole, UserRole.user_id == User.id)  # type: ignore[arg-type]
+    .where(UserSession.token_hash == bindparam("digest"))
+)
+
+
 def load_actor(session: SessionDep, token: str | None) -> Actor | None:
     """The actor for a session token, or None when it is unknown, revoked or expired."""
     if not token or len(token) > 200:
         return None
     digest = token_digest(token)
-    # Every request runs this: the session, the user and their roles in one query (one row
-    # per role; a user without roles still gets one row through the outer join).
-    rows = session.exec(
-        select(UserSession, User, UserRole.role)
-        .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
-        .outerjoin(UserRole, UserRole.user_id == User.id)  # type: ignore[arg-type]
-        .where(UserSession.token_hash == digest)
-    ).all()
+    rows = session.exec(_ACTOR_QUERY, params={"digest": digest}).all()
     if not rows:
         return None
     user_session, user, _role = rows[0]
@@ -211,10 +216,11 @@ async def current_actor(actor: OptionalActor) -> Actor:
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
+def require_roles(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
     """A dependency that lets through only actors holding one of the roles."""
 
-    def guard(actor: CurrentActor) -> Actor:
+    # Async: it does no I/O, and a sync dependency costs a trip to the thread pool.
+    async def guard(actor: CurrentActor) -> Actor:
         if not actor.has(*roles):
             raise Forbidden(i18n.gettext("Your account does not have access to this page."))
         return actor

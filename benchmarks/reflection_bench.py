@@ -1093,7 +1093,9 @@ def write_docs(
         "for the CPU. The CPU columns say how much of one core each side used (100% = one "
         'core); "other CPU" is what the rest of the machine used meanwhile (other jobs on a '
         'shared machine: where it is high, the rates are depressed). "Server CPU ms per '
-        'request" is the cost of one request and hardly depends on such load.',
+        'request" is the cost of one request; it depends far less on such load than the '
+        "rates, but grows too when the machine is very busy (the cores are shared): the bare "
+        "page's figure shows by how much.",
         "- Autosave: every typist posts `csrf_token`, `version` and `text` (its text so far, "
         'ending in "word N", at most ~4 kB) back to back to '
         "`POST /sessions/{id}/steps/connected/draft`, with the version the previous save "

@@ -64,6 +64,10 @@ class Timing:
     p95_ms: float
     queries: int
     size_kb: float
+    #: CPU time of this process per request (app and TestClient): hardly depends on what
+    #: else runs on the machine, unlike the wall time.
+    cpu_median_ms: float = 0.0
+    cpu_p95_ms: float = 0.0
 
 
 def _use_database(url: str, data_dir: Path) -> None:
@@ -357,13 +361,15 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
                 for _ in range(warmup):
                     assert client.get(path).status_code == 200
                 samples: list[float] = []
+                cpu: list[float] = []
                 counts: list[int] = []
                 size = 0
                 for _ in range(runs):
                     statements = 0
-                    began = time.perf_counter()
+                    began, cpu_began = time.perf_counter(), time.process_time()
                     response = client.get(path)
                     samples.append((time.perf_counter() - began) * 1000)
+                    cpu.append((time.process_time() - cpu_began) * 1000)
                     counts.append(statements)
                     assert response.status_code == 200, response.text[:500]
                     size = len(response.content)
@@ -375,6 +381,8 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
                         p95_ms=_percentile(samples, 0.95),
                         queries=counts[0],
                         size_kb=size / 1024,
+                        cpu_median_ms=statistics.median(cpu),
+                        cpu_p95_ms=_percentile(cpu, 0.95),
                     )
                 )
     finally:
@@ -438,11 +446,12 @@ def _table(database: str, timings: list[Timing]) -> list[str]:
     lines = [
         f"**{database}**",
         "",
-        "| Page | Median ms | p95 ms | SQL statements | HTML kB |",
-        "|---|---:|---:|---:|---:|",
+        "| Page | Median ms | p95 ms | CPU median ms | CPU p95 ms | SQL statements | HTML kB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {t.label} | {t.median_ms:.1f} | {t.p95_ms:.1f} | {t.queries} | {t.size_kb:.0f} |"
+        f"| {t.label} | {t.median_ms:.1f} | {t.p95_ms:.1f} | {t.cpu_median_ms:.1f} "
+        f"| {t.cpu_p95_ms:.1f} | {t.queries} | {t.size_kb:.0f} |"
         for t in timings
     ]
     return [*lines, ""]
@@ -476,12 +485,17 @@ def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
         "coach-name lookup runs only when there are codings or feedback); the time that",
         "grows is rendering (charts and the narrative text).",
         "",
-        "Where the full page's time goes (`--profile --runs 100`, pyinstrument, requests run",
-        "on the profiling thread): Jinja rendering about 53 % (of which Babel's number and",
-        "date formatting in the `number`/`date` filters about 20 % of the request, label",
-        "macros about 5 %), building the SVG charts about 25 % (`subscale_chart`, one per",
-        "subscale, mostly element and attribute escaping), the queries and ORM loading about",
-        "19 %, the access check and audit record about 3 %.",
+        "Where the full page's time goes (`--profile --runs 30`, pyinstrument, requests run",
+        'on the profiling thread; 2026-12-01, before the chart change of "Performance work"):',
+        "Jinja rendering about 40 % (Babel date formatting about 5 %, translated messages and",
+        "label macros most of the rest), the SVG charts about 37 % (`subscale_chart`: element and",
+        "attribute escaping; since then names are checked once and numbers are not escaped,",
+        "which makes an element about 30 % cheaper), the queries and ORM loading about 20 %,",
+        "the access check and audit record about 2 %.",
+        "",
+        "On a busy shared machine both columns grow (the CPU time too: the cores are shared",
+        "with other jobs' threads); the GET /healthz row shows by how much, and",
+        '"Performance work" below compares versions measured in the same conditions.',
         "",
     ]
     section = "\n".join(lines)

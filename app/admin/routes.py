@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from app import audit
 from app.admin import service
 from app.config import get_settings
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import AdminActor, Id
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id
@@ -20,7 +20,7 @@ from app.i18n import gettext as _
 from app.models import OutboxMessage, Role
 from app.templating import flash, render
 
-router = APIRouter(prefix="/admin")
+router = APIRouter(prefix="/admin", route_class=CommitInThreadRoute)
 
 
 @router.get("/users")

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from app import i18n
 from app.auth import service
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import CurrentActor, Id, OptionalActor, client_address, no_csrf_when_anonymous, public
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep
@@ -19,7 +19,7 @@ from app.reminders.routes import reminder_context
 from app.security import SESSION_COOKIE, csrf_token_for, token_digest
 from app.templating import flash, render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def safe_next(target: str | None) -> str:

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, Literal
 
 from markupsafe import Markup, escape
@@ -573,18 +574,17 @@ def _chart_title(title: str) -> Markup:
 
 def _element(tag: str, attributes: Mapping[str, object], *children: Markup | str) -> Markup:
     """Return one XML element; attribute values and str children are escaped."""
-    if not _NAME.fullmatch(tag):
-        raise ValueError(f"invalid element name {tag!r}")
-    pieces = [f"<{tag}"]
+    # A trajectory page draws thousands of elements: names are checked once each (cached),
+    # and numbers, whose text cannot hold anything to escape, are written directly.
+    pieces = [f"<{_checked_name(tag, attribute=False)}"]
     for name, value in attributes.items():
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"invalid attribute name {name!r}")
-        # "font-style" is harmless, but keeping "style=" out of the markup altogether
-        # makes the CSP rule checkable with one substring test.
-        if "style" in name:
-            raise ValueError("inline styles are forbidden by the CSP; use a class")
-        text = _n(value) if isinstance(value, float) else str(value)
-        pieces.append(f' {name}="{escape(_xml_text(text))}"')
+        if isinstance(value, float):
+            text = _n(value)
+        elif type(value) is int:
+            text = str(value)
+        else:
+            text = str(escape(_xml_text(str(value))))
+        pieces.append(f' {_checked_name(name, attribute=True)}="{text}"')
     if not children:
         return Markup("".join(pieces) + "/>")  # noqa: S704 - every value escaped above
     content = "".join(
@@ -592,6 +592,19 @@ def _element(tag: str, attributes: Mapping[str, object], *children: Markup | str
         for child in children
     )
     return Markup("".join(pieces) + f">{content}</{tag}>")  # noqa: S704 - escaped above
+
+
+@lru_cache(maxsize=512)
+def _checked_name(name: str, *, attribute: bool) -> str:
+    """The element or attribute name, if it is a plain XML name (errors are not cached)."""
+    if not _NAME.fullmatch(name):
+        kind = "attribute" if attribute else "element"
+        raise ValueError(f"invalid {kind} name {name!r}")
+    # "font-style" is harmless, but keeping "style=" out of the markup altogether makes
+    # the CSP rule checkable with one substring test.
+    if attribute and "style" in name:
+        raise ValueError("inline styles are forbidden by the CSP; use a class")
+    return name
 
 
 def _xml_text(text: str) -> str:

@@ -11,13 +11,13 @@ from app import audit, i18n
 from app.coaching.report import TrajectoryReport, load_report
 from app.coaching.report_pdf import report_pdf
 from app.coaching.routes import _series_chart, coach_trajectory, profile_svg
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, CurrentActor, Id
 from app.models import Trajectory, User
 from app.reflection.policies import is_assigned_coach
 from app.templating import render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _readable(

@@ -12,7 +12,7 @@ from app.coaching import coding as coding_service
 from app.coaching import service
 from app.coaching.scheme import band, coding_scheme
 from app.coaching.stats import agreement_between
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, CoachActor, CurrentActor, Id
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id
@@ -23,7 +23,7 @@ from app.notify import mark_read, recent
 from app.reflection.policies import is_assigned_coach, readable_session
 from app.templating import flash, render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 REASON_MIN = 10
 
 

@@ -9,12 +9,12 @@ from fastapi.responses import Response
 
 from app.dashboards import service
 from app.dashboards.export import export_rows, to_csv
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import SupervisorActor
 from app.i18n import gettext as _
 from app.templating import render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _date(value: str | None, errors: list[str], message: str) -> date | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import CurrentActor, public
 from app.templating import render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 
 @router.get("/home")

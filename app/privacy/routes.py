@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app import audit, i18n
 from app.coaching.routes import REASON_MIN
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import AdminActor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep
@@ -22,7 +22,7 @@ from app.privacy.export import PersonalData, as_json, load_personal_data
 from app.privacy.export_pdf import personal_data_pdf
 from app.templating import flash, render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _export(request: Request, session: SessionDep, actor: CurrentActor, what: str) -> PersonalData:

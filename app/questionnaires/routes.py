@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from app import audit
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, AdminActor, require_roles
 from app.forms import FormDep
 from app.htmx import redirect
@@ -22,7 +22,7 @@ from app.models import Role
 from app.questionnaires import service
 from app.templating import flash, render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 #: Admins manage instruments; coaches choose and read them.
 StaffActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.coach))]

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app import audit
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, CurrentActor, Id
 from app.errors import InvalidInput
 from app.forms import FormDep
@@ -25,7 +25,7 @@ from app.reflection.diary import DiaryForm
 from app.reflection.policies import readable_trajectory
 from app.templating import flash, render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _audit_coach_read(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.deps import Actor
@@ -61,17 +62,24 @@ def _coach_may_read(session: Session, actor: Actor, trajectory: Trajectory) -> b
     )
 
 
+# Every wizard request runs this; built once (making it costs about as much as running it).
+_SESSION_WITH_TRAJECTORY = (
+    select(ReflectionSession, Trajectory)
+    .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
+    .where(
+        col(ReflectionSession.id) == bindparam("session_id"),
+        col(ReflectionSession.organisation_id) == bindparam("organisation_id"),
+    )
+)
+
+
 def readable_session(
     session: Session, actor: Actor, session_id: int
 ) -> tuple[ReflectionSession, Trajectory]:
     """A session (with its trajectory) the actor owns or coaches, or 404."""
     row = session.exec(
-        select(ReflectionSession, Trajectory)
-        .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
-        .where(
-            ReflectionSession.id == session_id,
-            ReflectionSession.organisation_id == actor.organisation_id,
-        )
+        _SESSION_WITH_TRAJECTORY,
+        params={"session_id": session_id, "organisation_id": actor.organisation_id},
     ).first()
     if row is None:
         raise NotFound()

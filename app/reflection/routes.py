@@ -14,7 +14,7 @@ from app.coaching.service import (
     feedback_targets,
     mark_feedback_read,
 )
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id, parse_version
@@ -37,7 +37,7 @@ from app.reflection.policies import own_relationship, readable_session, readable
 from app.reflection.service import StepState
 from app.templating import flash, render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _relationship_form(

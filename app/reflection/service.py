@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -342,19 +342,19 @@ def load_answers(
     session: Session, reflection_session: ReflectionSession
 ) -> tuple[dict[str, NarrativeAnswer], dict[str, InstrumentResponse]]:
     """Every stored answer of a session (two queries)."""
-    answers = {
-        a.step_key: a
-        for a in session.exec(
-            select(NarrativeAnswer).where(NarrativeAnswer.session_id == reflection_session.id)
-        ).all()
-    }
-    responses = {
-        r.step_key: r
-        for r in session.exec(
-            select(InstrumentResponse).where(InstrumentResponse.session_id == reflection_session.id)
-        ).all()
-    }
+    params = {"session_id": reflection_session.id}
+    answers = {a.step_key: a for a in session.exec(_SESSION_ANSWERS, params=params).all()}
+    responses = {r.step_key: r for r in session.exec(_SESSION_RESPONSES, params=params).all()}
     return answers, responses
+
+
+# Every step page runs these; built once (making a statement costs about as much as running it).
+_SESSION_ANSWERS = select(NarrativeAnswer).where(
+    col(NarrativeAnswer.session_id) == bindparam("session_id")
+)
+_SESSION_RESPONSES = select(InstrumentResponse).where(
+    col(InstrumentResponse.session_id) == bindparam("session_id")
+)
 
 
 def step_done(
@@ -379,14 +379,22 @@ def ensure_editable(
         raise SessionClosed(_("This session is not open yet."))
 
 
+# Last activity feeds the caseload (shown to the minute; "stalled" after days). Written on
+# every autosave it added two UPDATEs to each one, so it moves at most once a minute.
+ACTIVITY_RESOLUTION = timedelta(seconds=60)
+
+
 def _touch(reflection_session: ReflectionSession, trajectory: Trajectory, step_key: str) -> None:
     now = utcnow()
     if reflection_session.status == SessionStatus.open:
         reflection_session.status = SessionStatus.in_progress
         reflection_session.started_at = now
     reflection_session.current_step = step_key
-    reflection_session.last_activity_at = now
-    trajectory.last_activity_at = now
+    last = reflection_session.last_activity_at
+    if last is None or now - last >= ACTIVITY_RESOLUTION:
+        reflection_session.last_activity_at = now
+    if now - trajectory.last_activity_at >= ACTIVITY_RESOLUTION:
+        trajectory.last_activity_at = now
 
 
 def save_draft(

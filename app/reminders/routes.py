@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app import audit
-from app.db import SessionDep
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, AdminActor, CurrentActor, public, signed_link
 from app.errors import InvalidInput
 from app.forms import FormDep
@@ -19,7 +19,7 @@ from app.programmes.schema import REMINDER_LIMITS
 from app.reminders import service
 from app.templating import flash, render
 
-router = APIRouter()
+router = APIRouter(route_class=CommitInThreadRoute)
 PROGRAMME = "llinc"
 
 
