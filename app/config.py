@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     trusted_proxies: bool = False
 
+    # Audit events older than this are removed by `python -m app audit purge`.
+    audit_retention_years: int = Field(default=5, ge=1, le=100)
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

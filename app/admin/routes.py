@@ -156,6 +156,27 @@ def reactivate(request: Request, session: SessionDep, actor: AdminActor, user_id
     return redirect(request, f"/admin/users/{user_id}")
 
 
+@router.post("/users/{user_id}/two-factor/reset")
+def reset_two_factor(
+    request: Request, session: SessionDep, actor: AdminActor, user_id: Id
+) -> Response:
+    try:
+        service.reset_two_factor(session, actor=actor, user_id=user_id)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _detail(request, session, actor, user_id, {"status": exc.message}, 422)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.two_factor_reset",
+        request=request,
+        subject_user_id=user_id,
+    )
+    flash(request, _("Two-factor login is off for this account; they can set it up again."))
+    return redirect(request, f"/admin/users/{user_id}")
+
+
 @router.post("/users/{user_id}/invitation")
 def resend(request: Request, session: SessionDep, actor: AdminActor, user_id: Id) -> Response:
     try:

@@ -18,6 +18,8 @@ from app.models import AccountToken, LoginFailure, TokenPurpose, User, UserSessi
 from app.security import hash_password, needs_rehash, new_token, token_digest, verify_password
 
 MAX_EMAIL_LENGTH = 254
+# How long the second login step (the code) waits after a right password.
+SECOND_STEP_MINUTES = 5
 
 
 class InvalidCredentials(DomainError):
@@ -94,8 +96,13 @@ def authenticate_user(session: Session, *, email: str, password: str, address: s
     return user
 
 
-def start_session(session: Session, *, user: User, address: str, user_agent: str) -> str:
-    """Create a login session and return the token for the cookie (a new one every login)."""
+def start_session(
+    session: Session, *, user: User, address: str, user_agent: str, two_factor: bool = False
+) -> str:
+    """Create a login session and return the token for the cookie (a new one every login).
+
+    `two_factor` says the login passed the second step (an authenticator or recovery code).
+    """
     token = new_token()
     now = utcnow()
     session.add(
@@ -108,6 +115,7 @@ def start_session(session: Session, *, user: User, address: str, user_agent: str
             expires_at=now + timedelta(hours=get_settings().session_absolute_hours),
             ip_address=address[:64],
             user_agent=user_agent[:300],
+            two_factor_at=now if two_factor else None,
         )
     )
     return token
@@ -158,11 +166,12 @@ def open_sessions(session: Session, *, user_id: int) -> list[UserSession]:
 def issue_token(session: Session, *, user: User, purpose: TokenPurpose) -> str:
     """A new single-use link token; earlier unused ones of the same purpose stop working."""
     settings = get_settings()
-    lifetime = (
-        timedelta(hours=settings.invitation_valid_hours)
-        if purpose is TokenPurpose.invitation
-        else timedelta(minutes=settings.reset_valid_minutes)
-    )
+    lifetimes = {
+        TokenPurpose.invitation: timedelta(hours=settings.invitation_valid_hours),
+        TokenPurpose.password_reset: timedelta(minutes=settings.reset_valid_minutes),
+        TokenPurpose.second_factor: timedelta(minutes=SECOND_STEP_MINUTES),
+    }
+    lifetime = lifetimes[purpose]
     now = utcnow()
     session.execute(
         update(AccountToken)

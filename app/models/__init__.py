@@ -1,7 +1,13 @@
 """All tables, imported here so Alembic sees every one of them."""
 
-from app.models.audit import AuditEvent
-from app.models.auth import AccountToken, LoginFailure, TokenPurpose, UserSession
+from app.models.audit import AuditChain, AuditEvent
+from app.models.auth import (
+    AccountToken,
+    LoginFailure,
+    RecoveryCode,
+    TokenPurpose,
+    UserSession,
+)
 from app.models.base import utcnow
 from app.models.coaching import Coding, CodingEvidence, Feedback, Notification
 from app.models.instruments import OrganisationInstrument
@@ -25,6 +31,7 @@ from app.models.reflection import (
 __all__ = [
     "AccountToken",
     "AgeBand",
+    "AuditChain",
     "AuditEvent",
     "CoachAssignment",
     "Coding",
@@ -41,6 +48,7 @@ __all__ = [
     "OrganisationInstrument",
     "OutboxMessage",
     "PulseEntry",
+    "RecoveryCode",
     "ReflectionSession",
     "Role",
     "Sector",

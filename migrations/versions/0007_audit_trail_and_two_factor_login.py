@@ -1,0 +1,247 @@
+"""Audit trail as a hash chain (append-only, purge by anchor) and two-factor login.
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-01 09:43:28.234344
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The foreign keys from audit_event to app_user were unnamed; SQLite batch mode finds
+# them through this convention, PostgreSQL named them <table>_<column>_fkey.
+FK_CONVENTION = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
+PERSON_COLUMNS = ("actor_id", "subject_user_id")
+
+SQLITE_TRIGGERS = (
+    """CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event
+    BEGIN SELECT RAISE(ABORT, 'audit_event is append-only: rows cannot be changed'); END""",
+    """CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event
+    WHEN OLD.chain_seq > COALESCE(
+        (SELECT anchor_seq FROM audit_chain WHERE organisation_id = OLD.organisation_id), 0)
+    BEGIN SELECT RAISE(ABORT, 'audit_event is append-only: only purged rows can be removed'); END""",
+)
+POSTGRES_TRIGGER = (
+    """CREATE FUNCTION audit_event_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'UPDATE' THEN
+            RAISE EXCEPTION 'audit_event is append-only: rows cannot be changed';
+        END IF;
+        IF OLD.chain_seq > COALESCE(
+            (SELECT anchor_seq FROM audit_chain WHERE organisation_id = OLD.organisation_id), 0
+        ) THEN
+            RAISE EXCEPTION 'audit_event is append-only: only purged rows can be removed';
+        END IF;
+        RETURN OLD;
+    END $$""",
+    """CREATE TRIGGER audit_event_guard BEFORE UPDATE OR DELETE ON audit_event
+    FOR EACH ROW EXECUTE FUNCTION audit_event_guard()""",
+)
+
+
+def _backfill_chain() -> None:
+    """Put rows written before this revision into their organisation's chain."""
+    from app.models.audit import chained_fields
+    from app.security import audit_digest
+
+    connection = op.get_bind()
+    events = sa.table(
+        "audit_event",
+        sa.column("created_at", sqlmodel.sql.sqltypes.UTCDateTime()),
+        *(
+            sa.column(name)
+            for name in (
+                "id",
+                "organisation_id",
+                "chain_seq",
+                "actor_id",
+                "actor_role",
+                "subject_user_id",
+                "relationship_id",
+                "relationship_pseudonym",
+                "on_behalf_of_user_id",
+                "action",
+                "reason",
+                "detail",
+                "ip_address",
+                "prev_hash",
+                "row_hash",
+            )
+        ),
+    )
+    rows = connection.execute(
+        sa.select(events).order_by(events.c.organisation_id, events.c.id)
+    ).mappings()
+    heads: dict[int, tuple[int, str]] = {}
+    for row in rows:
+        seq, previous = heads.get(row["organisation_id"], (0, ""))
+        values = {**row, "chain_seq": seq + 1, "prev_hash": previous}
+        digest = audit_digest(chained_fields(values))
+        connection.execute(
+            events.update()
+            .where(events.c.id == row["id"])
+            .values(chain_seq=seq + 1, prev_hash=previous, row_hash=digest)
+        )
+        heads[row["organisation_id"]] = (seq + 1, digest)
+    chain = sa.table(
+        "audit_chain",
+        sa.column("organisation_id"),
+        sa.column("last_seq"),
+        sa.column("last_hash"),
+        sa.column("anchor_seq"),
+        sa.column("anchor_hash"),
+    )
+    for organisation_id, (seq, digest) in heads.items():
+        connection.execute(
+            chain.insert().values(
+                organisation_id=organisation_id,
+                last_seq=seq,
+                last_hash=digest,
+                anchor_seq=0,
+                anchor_hash="",
+            )
+        )
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_chain",
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("last_seq", sa.BigInteger(), nullable=False),
+        sa.Column("last_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("anchor_seq", sa.BigInteger(), nullable=False),
+        sa.Column("anchor_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("anchor_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["organisation_id"], ["organisation.id"]),
+        sa.PrimaryKeyConstraint("organisation_id"),
+    )
+    op.create_table(
+        "recovery_code",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("used_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["organisation_id"], ["organisation.id"]),
+        sa.ForeignKeyConstraint(["user_id"], ["app_user.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("code_hash"),
+    )
+    with op.batch_alter_table("recovery_code", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_recovery_code_organisation_id"), ["organisation_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_recovery_code_user_id"), ["user_id"], unique=False)
+
+    with op.batch_alter_table("app_user", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("totp_secret", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("totp_confirmed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
+        batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
+
+    with op.batch_alter_table("organisation", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "two_factor_required", sa.Boolean(), server_default=sa.false(), nullable=False
+            )
+        )
+
+    with op.batch_alter_table("user_session", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("two_factor_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
+
+    text = sqlmodel.sql.sqltypes.AutoString
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("chain_seq", sa.BigInteger(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(sa.Column("relationship_id", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("relationship_pseudonym", text(length=40), server_default="", nullable=False)
+        )
+        batch_op.add_column(sa.Column("on_behalf_of_user_id", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("reason", text(length=400), server_default="", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("prev_hash", text(length=64), server_default="", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("row_hash", text(length=64), server_default="", nullable=False)
+        )
+        batch_op.create_index(batch_op.f("ix_audit_event_actor_id"), ["actor_id"], unique=False)
+
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table("audit_event", naming_convention=FK_CONVENTION) as batch_op:
+            for column in PERSON_COLUMNS:
+                batch_op.drop_constraint(f"fk_audit_event_{column}_app_user", type_="foreignkey")
+    else:
+        for column in PERSON_COLUMNS:
+            op.drop_constraint(f"audit_event_{column}_fkey", "audit_event", type_="foreignkey")
+
+    _backfill_chain()
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.create_unique_constraint("uq_audit_event_chain", ["organisation_id", "chain_seq"])
+
+    # Last, after every batch operation: SQLite's batch mode rebuilds the table and
+    # would lose triggers made before it.
+    statements = SQLITE_TRIGGERS if op.get_bind().dialect.name == "sqlite" else POSTGRES_TRIGGER
+    for statement in statements:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS audit_event_no_update")
+        op.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_event_guard ON audit_event")
+        op.execute("DROP FUNCTION IF EXISTS audit_event_guard()")
+
+    with op.batch_alter_table("user_session", schema=None) as batch_op:
+        batch_op.drop_column("two_factor_at")
+
+    with op.batch_alter_table("organisation", schema=None) as batch_op:
+        batch_op.drop_column("two_factor_required")
+
+    is_sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        for column in PERSON_COLUMNS:
+            name = (
+                f"fk_audit_event_{column}_app_user" if is_sqlite else f"audit_event_{column}_fkey"
+            )
+            batch_op.create_foreign_key(name, "app_user", [column], ["id"], ondelete="SET NULL")
+        batch_op.drop_constraint("uq_audit_event_chain", type_="unique")
+        batch_op.drop_index(batch_op.f("ix_audit_event_actor_id"))
+        batch_op.drop_column("row_hash")
+        batch_op.drop_column("prev_hash")
+        batch_op.drop_column("reason")
+        batch_op.drop_column("on_behalf_of_user_id")
+        batch_op.drop_column("relationship_pseudonym")
+        batch_op.drop_column("relationship_id")
+        batch_op.drop_column("chain_seq")
+
+    with op.batch_alter_table("app_user", schema=None) as batch_op:
+        batch_op.drop_column("totp_last_step")
+        batch_op.drop_column("totp_confirmed_at")
+        batch_op.drop_column("totp_secret")
+
+    with op.batch_alter_table("recovery_code", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_recovery_code_user_id"))
+        batch_op.drop_index(batch_op.f("ix_recovery_code_organisation_id"))
+
+    op.drop_table("recovery_code")
+    op.drop_table("audit_chain")
