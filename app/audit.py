@@ -76,6 +76,9 @@ def record(
         detail=detail[:500],
         ip_address=client_address(request) if request is not None else "",
     )
+    if not session.in_transaction():
+        # So that a rollback, which only speaks up inside a transaction, drops the queue.
+        session.begin()
     session.info.setdefault(_PENDING, []).append(entry)
     return entry
 

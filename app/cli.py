@@ -154,7 +154,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             status = "ok" if result.ok else f"{len(result.problems)} chain(s) broken"
             print(f"audit trail: {result.chains} chain(s), {result.rows} row(s) checked: {status}")
             return 0 if result.ok else 1
-        years = args.years or get_settings().audit_retention_years
+        years = args.years if args.years is not None else get_settings().audit_retention_years
+        if years < 1:
+            print("The retention period is at least 1 year.", file=sys.stderr)
+            return 2
         purged = audit.purge(session, years=years)
         session.commit()
         total = sum(purged.removed.values())

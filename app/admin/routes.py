@@ -26,6 +26,8 @@ def users_page(
     request: Request, session: SessionDep, actor: AdminActor, role: str = "", q: str = ""
 ) -> Response:
     rows = service.list_users(session, actor=actor, role=role[:20], query=q[:100])
+    detail = "; ".join(f"{k}={v}" for k, v in (("role", role[:20]), ("q", q[:100])) if v)
+    audit.record(session, actor=actor, action="users.list", request=request, detail=detail)
     context = {"rows": rows, "role": role, "q": q[:100], "roles": service.ROLE_ORDER}
     return render(request, "admin/users.html", context, block="user_table")
 
@@ -260,4 +262,7 @@ def outbox_message(
     message = session.get(OutboxMessage, message_id)
     if message is None or message.organisation_id != actor.organisation_id:
         raise NotFound()
+    audit.record(
+        session, actor=actor, action="outbox.view", request=request, detail=f"message={message_id}"
+    )
     return render(request, "admin/outbox_message.html", {"message": message})

@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app import audit
 from app.dashboards import service
 from app.dashboards.export import export_rows, to_csv
 from app.db import SessionDep
@@ -68,6 +69,15 @@ def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) ->
     board = service.dashboard(session, actor=actor, filters=filters)
     coach_name = next((c.name for c in coaches if c.id == filters.coach_id), None)
     body = to_csv(export_rows(board, coach_name=coach_name))
+    # Aggregates only, but still an export of figures about people: it goes in the trail.
+    audit.record(
+        session,
+        actor=actor,
+        action="dashboard.export",
+        request=request,
+        role="supervisor",
+        detail=request.url.query[:500],
+    )
     return Response(
         "\ufeff" + body,  # the BOM makes spreadsheet programs read UTF-8
         media_type="text/csv; charset=utf-8",
