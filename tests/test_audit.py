@@ -296,7 +296,7 @@ def test_the_admin_filters_the_trail_and_reading_it_is_recorded(
     client.login_as(cast.admin)
     page = client.get("/admin/audit")
     assert page.status_code == 200
-    assert "Audit" in page.text and "diary.view" in page.text and "Max Multi" in page.text
+    assert "Logboek" in page.text and "diary.view" in page.text and "Max Multi" in page.text
     by_person = client.get(f"/admin/audit?person={cast.multi.id}").text
     assert "diary.view" in by_person and "user.view</code>" not in by_person
     by_actor = client.get(f"/admin/audit?actor={cast.coach.id}", headers={"HX-Request": "true"})
