@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -81,7 +82,7 @@ def audit_page(
         "people": people,
         "actions": audit_trail.actions(session, actor=actor),
         "values": {key: query.get(key, "") for key in ("person", "actor", "action", "from", "to")},
-        "query": "&".join(f"{k}={v}" for k, v in query.items() if k != "page"),
+        "query": urlencode([(k, v) for k, v in query.multi_items() if k != "page"]),
     }
     return render(request, "admin/audit.html", context, block="audit_results")
 
