@@ -115,19 +115,16 @@ def append(session: OrmSession, entries: list[AuditEvent]) -> None:
         by_org.setdefault(entry.organisation_id, []).append(entry)
     for organisation_id in sorted(by_org):
         chunk = by_org[organisation_id]
-        # Updating first takes the row lock (PostgreSQL) or the write lock (SQLite) before
-        # reading the head, so no two writers can read the same last hash.
-        advance = (
+        # Always the same statements (a fixed query count per request), the head first.
+        _ensure_head(session, organisation_id)
+        # Updating before reading takes the row lock (PostgreSQL) or the write lock
+        # (SQLite) first, so no two writers can read the same last hash.
+        last_seq, previous = session.execute(
             update(_CHAIN)
             .where(_CHAIN.c.organisation_id == organisation_id)
             .values(last_seq=_CHAIN.c.last_seq + len(chunk))
             .returning(_CHAIN.c.last_seq, _CHAIN.c.last_hash)
-        )
-        head = session.execute(advance).first()
-        if head is None:  # the organisation's first event
-            _ensure_head(session, organisation_id)
-            head = session.execute(advance).one()
-        last_seq, previous = head
+        ).one()
         seq = last_seq - len(chunk)
         for entry in chunk:
             seq += 1

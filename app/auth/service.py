@@ -55,7 +55,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _throttle_wait(session: Session, key: str, limit: int) -> int:
+def throttle_wait(session: Session, key: str, limit: int) -> int:
     """Minutes to wait before this key may try again; 0 when it may try now."""
     window = timedelta(minutes=get_settings().login_window_minutes)
     since = utcnow() - window
@@ -76,8 +76,8 @@ def authenticate_user(session: Session, *, email: str, password: str, address: s
     email = normalise_email(email)[:MAX_EMAIL_LENGTH]
     account_key, address_key = f"account:{email}", f"address:{address}"
     wait = max(
-        _throttle_wait(session, account_key, settings.login_max_failures_per_account),
-        _throttle_wait(session, address_key, settings.login_max_failures_per_address),
+        throttle_wait(session, account_key, settings.login_max_failures_per_account),
+        throttle_wait(session, address_key, settings.login_max_failures_per_address),
     )
     if wait:
         raise LoginThrottled(wait)

@@ -9,14 +9,14 @@ from enum import StrEnum
 
 import pyotp
 import segno
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from app.auth.service import LoginThrottled, _throttle_wait
+from app.auth.service import LoginThrottled, end_all_sessions, throttle_wait
 from app.config import get_settings
 from app.errors import DomainError, InvalidInput
 from app.i18n import gettext as _
-from app.models import LoginFailure, Organisation, RecoveryCode, User, utcnow
+from app.models import LoginFailure, Organisation, RecoveryCode, User, UserSession, utcnow
 from app.security import (
     decrypt_secret,
     encrypt_secret,
@@ -143,8 +143,8 @@ def check_code(
     settings = get_settings()
     account_key, address_key = _throttle_keys(user, address)
     wait = max(
-        _throttle_wait(session, account_key, settings.login_max_failures_per_account),
-        _throttle_wait(session, address_key, settings.login_max_failures_per_address),
+        throttle_wait(session, account_key, settings.login_max_failures_per_account),
+        throttle_wait(session, address_key, settings.login_max_failures_per_address),
     )
     if wait:
         raise LoginThrottled(wait)
@@ -201,9 +201,6 @@ def confirm_enrolment(
     user.totp_confirmed_at = utcnow()
     session.add(user)
     codes = _new_recovery_codes(session, user=user)
-    from app.auth.service import end_all_sessions
-    from app.models import UserSession
-
     # This login has just shown a code; older logins elsewhere did not, so they end.
     session.execute(
         update(UserSession)
@@ -229,13 +226,11 @@ def new_recovery_codes(session: Session, *, user: User, code: str, address: str)
 
 def remaining_recovery_codes(session: Session, *, user: User) -> int:
     """How many recovery codes are still unused."""
-    return len(
-        session.exec(
-            select(RecoveryCode.id).where(
-                RecoveryCode.user_id == user.id, col(RecoveryCode.used_at).is_(None)
-            )
-        ).all()
-    )
+    return session.exec(
+        select(func.count(col(RecoveryCode.id))).where(
+            RecoveryCode.user_id == user.id, col(RecoveryCode.used_at).is_(None)
+        )
+    ).one()
 
 
 def _switch_off(session: Session, user: User) -> None:
@@ -263,8 +258,6 @@ def disable(session: Session, *, user: User, code: str, address: str, required: 
 
 def reset_for(session: Session, *, user: User) -> None:
     """Switch someone's two-factor login off (an admin, when the phone and codes are lost)."""
-    from app.auth.service import end_all_sessions
-
     _switch_off(session, user)
     assert user.id is not None
     end_all_sessions(session, user_id=user.id)
