@@ -27,7 +27,7 @@ class Organisation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Admins, coaches and supervisors must use a second factor (an authenticator app).
     two_factor_required: bool = Field(
-        default=False, sa_column_kwargs={"server_default": sa.false()}
+        default=False, sa_column_kwargs={"server_default": "0"}
     )
 
 

@@ -153,9 +153,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table("organisation", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "two_factor_required", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
+            # A plain literal: SQLite adds the column in place (an expression would make
+            # batch mode rebuild the table, which the foreign keys to it do not allow),
+            # and PostgreSQL reads '0' as false.
+            sa.Column("two_factor_required", sa.Boolean(), server_default="0", nullable=False)
         )
 
     with op.batch_alter_table("user_session", schema=None) as batch_op:
