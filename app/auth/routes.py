@@ -116,6 +116,8 @@ def finish_login(
 def second_step(request: Request, session: SessionDep, user: User, next_url: str) -> Response:
     """The password was right; the login waits for a code (a cookie holds the pending step)."""
     step = service.issue_token(session, user=user, purpose=TokenPurpose.second_factor)
+    # The code page speaks the person's language already.
+    _set_cookie(request, set_cookie_header(i18n.LOCALE_COOKIE, user.locale, max_age=31536000))
     _set_cookie(
         request,
         set_cookie_header(SECOND_STEP_COOKIE, step, max_age=service.SECOND_STEP_MINUTES * 60),
