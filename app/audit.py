@@ -157,6 +157,9 @@ class VerifyResult:
     chains: int
     rows: int
     problems: list[ChainProblem]
+    # (organisation, last number, last hash): note these outside the database, and a
+    # later rewrite of the whole chain by someone with database access shows.
+    heads: list[tuple[int, int, str]]
 
     @property
     def ok(self) -> bool:
@@ -226,7 +229,12 @@ def verify(session: Session, *, organisation_id: int | None = None) -> VerifyRes
             )
         if problem is not None:
             problems.append(problem)
-    return VerifyResult(chains=len(heads), rows=rows, problems=problems)
+    return VerifyResult(
+        chains=len(heads),
+        rows=rows,
+        problems=problems,
+        heads=[(h.organisation_id, h.last_seq, h.last_hash) for h in heads],
+    )
 
 
 def _with_utc(row: dict[str, Any]) -> dict[str, Any]:

@@ -151,6 +151,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                     f"BROKEN: organisation {problem.organisation_id}, number {problem.chain_seq} "
                     f"({where}): {problem.problem}"
                 )
+            for organisation_id, last_seq, last_hash in result.heads:
+                if args.organisation in (None, organisation_id):
+                    print(f"organisation {organisation_id}: last number {last_seq}, {last_hash}")
             status = "ok" if result.ok else f"{len(result.problems)} chain(s) broken"
             print(f"audit trail: {result.chains} chain(s), {result.rows} row(s) checked: {status}")
             return 0 if result.ok else 1

@@ -51,18 +51,21 @@ def _database() -> Iterator[None]:
 
 @contextmanager
 def audit_guard_disabled(connection: Connection) -> Iterator[None]:
-    """Switch off the triggers that keep audit_event append-only, as a DBA could."""
+    """Switch off the triggers that keep the audit trail append-only, as a DBA could."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_guard"))
+        guards = (("audit_event", "audit_event_guard"), ("audit_chain", "audit_chain_guard"))
+        for table, trigger in guards:
+            connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}"))
         try:
             yield
         finally:
-            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_guard"))
+            for table, trigger in guards:
+                connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}"))
         return
     triggers = connection.execute(
         text(
             "SELECT name, sql FROM sqlite_master"
-            " WHERE type = 'trigger' AND tbl_name = 'audit_event'"
+            " WHERE type = 'trigger' AND tbl_name IN ('audit_event', 'audit_chain')"
         )
     ).all()
     for name, _sql in triggers:

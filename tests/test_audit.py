@@ -94,12 +94,25 @@ def test_the_database_refuses_to_change_or_delete_audit_rows(cast: Cast, db: Ses
     assert [r.detail for r in events(db)] == ["", ""]
 
 
+def test_the_chain_head_only_moves_forward(cast: Cast) -> None:
+    write(cast, 3)
+    for statement in (
+        "UPDATE audit_chain SET last_seq = 1",
+        "UPDATE audit_chain SET anchor_seq = 9",
+        "DELETE FROM audit_chain",
+    ):
+        with pytest.raises(DBAPIError, match="forward"), get_engine().begin() as connection:
+            connection.execute(text(statement))
+
+
 def test_verify_finds_the_first_altered_row_and_the_command_fails(
     cast: Cast, db: Session, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(cast, 4)
     assert main(["audit", "verify"]) == 0
-    assert "4 row(s) checked: ok" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "4 row(s) checked: ok" in out
+    assert f"organisation {cast.org.id}: last number 4, {events(db)[-1].row_hash}" in out
     second, third = events(db)[1:3]
     tamper("UPDATE audit_event SET detail = 'nothing to see' WHERE id = :id", id=second.id)
     tamper("UPDATE audit_event SET actor_id = NULL WHERE id = :id", id=third.id)

@@ -26,9 +26,7 @@ class Organisation(SQLModel, table=True):
     default_locale: str = Field(default="nl", max_length=5)
     created_at: datetime = Field(default_factory=utcnow)
     # Admins, coaches and supervisors must use a second factor (an authenticator app).
-    two_factor_required: bool = Field(
-        default=False, sa_column_kwargs={"server_default": "0"}
-    )
+    two_factor_required: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 class User(SQLModel, table=True):

@@ -28,6 +28,13 @@ SQLITE_TRIGGERS = (
     WHEN OLD.chain_seq > COALESCE(
         (SELECT anchor_seq FROM audit_chain WHERE organisation_id = OLD.organisation_id), 0)
     BEGIN SELECT RAISE(ABORT, 'audit_event is append-only: only purged rows can be removed'); END""",
+    # A chain head only moves forward, and never goes away.
+    """CREATE TRIGGER audit_chain_forward_only BEFORE UPDATE ON audit_chain
+    WHEN NEW.organisation_id != OLD.organisation_id OR NEW.last_seq < OLD.last_seq
+        OR NEW.anchor_seq < OLD.anchor_seq OR NEW.anchor_seq > NEW.last_seq
+    BEGIN SELECT RAISE(ABORT, 'audit_chain only moves forward'); END""",
+    """CREATE TRIGGER audit_chain_no_delete BEFORE DELETE ON audit_chain
+    BEGIN SELECT RAISE(ABORT, 'audit_chain only moves forward'); END""",
 )
 POSTGRES_TRIGGER = (
     """CREATE FUNCTION audit_event_guard() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -44,6 +51,17 @@ POSTGRES_TRIGGER = (
     END $$""",
     """CREATE TRIGGER audit_event_guard BEFORE UPDATE OR DELETE ON audit_event
     FOR EACH ROW EXECUTE FUNCTION audit_event_guard()""",
+    """CREATE FUNCTION audit_chain_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' OR NEW.organisation_id <> OLD.organisation_id
+            OR NEW.last_seq < OLD.last_seq OR NEW.anchor_seq < OLD.anchor_seq
+            OR NEW.anchor_seq > NEW.last_seq THEN
+            RAISE EXCEPTION 'audit_chain only moves forward';
+        END IF;
+        RETURN NEW;
+    END $$""",
+    """CREATE TRIGGER audit_chain_guard BEFORE UPDATE OR DELETE ON audit_chain
+    FOR EACH ROW EXECUTE FUNCTION audit_chain_guard()""",
 )
 
 
@@ -206,11 +224,18 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS audit_event_no_update")
-        op.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
+        for name in (
+            "audit_event_no_update",
+            "audit_event_no_delete",
+            "audit_chain_forward_only",
+            "audit_chain_no_delete",
+        ):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_event_guard ON audit_event")
         op.execute("DROP FUNCTION IF EXISTS audit_event_guard()")
+        op.execute("DROP TRIGGER IF EXISTS audit_chain_guard ON audit_chain")
+        op.execute("DROP FUNCTION IF EXISTS audit_chain_guard()")
 
     with op.batch_alter_table("user_session", schema=None) as batch_op:
         batch_op.drop_column("two_factor_at")
