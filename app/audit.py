@@ -61,7 +61,11 @@ def record(
             relationship = session.get(FocusRelationship, trajectory.focus_relationship_id)
     if relationship is not None:
         subject_user_id = subject_user_id or relationship.professional_id
-    org = organisation_id if organisation_id is not None else actor.organisation_id if actor else 0
+    org = (
+        organisation_id if organisation_id is not None else actor.organisation_id if actor else None
+    )
+    if org is None:
+        raise ValueError("An audit event without an actor needs an organisation.")
     entry = AuditEvent(
         organisation_id=org,
         created_at=utcnow(),
@@ -91,8 +95,10 @@ def _append_pending(session: OrmSession) -> None:
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
-def _drop_pending(session: OrmSession, _previous: Any) -> None:
-    session.info.pop(_PENDING, None)
+def _drop_pending(session: OrmSession, previous: Any) -> None:
+    # Only the outermost rollback: a savepoint's leaves the transaction's events queued.
+    if previous.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def _ensure_head(session: OrmSession, organisation_id: int) -> None:

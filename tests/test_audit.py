@@ -83,6 +83,15 @@ def test_a_rolled_back_request_writes_nothing(cast: Cast, db: Session) -> None:
     assert events(db) == []
 
 
+def test_a_savepoint_rolled_back_keeps_the_requests_events(cast: Cast, db: Session) -> None:
+    with Session(get_engine()) as session:
+        audit.record(session, actor=actor_for(cast.admin, "admin"), action="user.view")
+        savepoint = session.begin_nested()
+        savepoint.rollback()
+        session.commit()
+    assert [r.action for r in events(db)] == ["user.view"]
+
+
 def test_the_database_refuses_to_change_or_delete_audit_rows(cast: Cast, db: Session) -> None:
     write(cast, 2)
     for statement in (
