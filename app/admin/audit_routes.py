@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -15,7 +14,7 @@ from app.auth import two_factor
 from app.dashboards.export import to_csv
 from app.db import SessionDep
 from app.deps import AdminActor, TwoFactorAdminActor
-from app.forms import FormDep
+from app.forms import FormDep, optional_date
 from app.htmx import redirect
 from app.i18n import gettext as _
 from app.models import Organisation, Role, User, UserRole
@@ -26,16 +25,6 @@ router = APIRouter(prefix="/admin")
 
 def _id(value: str | None, allowed: set[int]) -> int | None:
     return int(value) if value and value.isdigit() and int(value) in allowed else None
-
-
-def _date(value: str | None, errors: list[str], message: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        errors.append(message)
-        return None
 
 
 def _filters(
@@ -49,10 +38,10 @@ def _filters(
         person_id=_id(params.get("person"), known),
         actor_id=_id(params.get("actor"), known),
         action=(params.get("action") or "")[:60],
-        date_from=_date(
+        date_from=optional_date(
             params.get("from"), errors, _("Enter the start date as YYYY-MM-DD, e.g. 2025-09-01.")
         ),
-        date_to=_date(
+        date_to=optional_date(
             params.get("to"), errors, _("Enter the end date as YYYY-MM-DD, e.g. 2026-06-30.")
         ),
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -12,20 +10,11 @@ from app.dashboards import service
 from app.dashboards.export import export_rows, to_csv
 from app.db import SessionDep
 from app.deps import SupervisorActor
+from app.forms import optional_date
 from app.i18n import gettext as _
 from app.templating import render
 
 router = APIRouter()
-
-
-def _date(value: str | None, errors: list[str], message: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        errors.append(message)
-        return None
 
 
 def _filters(
@@ -39,10 +28,10 @@ def _filters(
         sector = None
     coach = params.get("coach") or ""
     coach_id = int(coach) if coach.isdigit() and int(coach) in {c.id for c in coaches} else None
-    started_from = _date(
+    started_from = optional_date(
         params.get("from"), errors, _("Enter the start date as YYYY-MM-DD, e.g. 2025-09-01.")
     )
-    started_to = _date(
+    started_to = optional_date(
         params.get("to"), errors, _("Enter the end date as YYYY-MM-DD, e.g. 2026-06-30.")
     )
     return service.Filters(sector, coach_id, started_from, started_to), errors

@@ -67,33 +67,15 @@ POSTGRES_TRIGGER = (
 
 def _backfill_chain() -> None:
     """Put rows written before this revision into their organisation's chain."""
-    from app.models.audit import chained_fields
+    from app.models.audit import CHAINED_COLUMNS, chained_fields
     from app.security import audit_digest
 
     connection = op.get_bind()
+    plain = [name for name in ("id", *CHAINED_COLUMNS, "row_hash") if name != "created_at"]
     events = sa.table(
         "audit_event",
         sa.column("created_at", sqlmodel.sql.sqltypes.UTCDateTime()),
-        *(
-            sa.column(name)
-            for name in (
-                "id",
-                "organisation_id",
-                "chain_seq",
-                "actor_id",
-                "actor_role",
-                "subject_user_id",
-                "relationship_id",
-                "relationship_pseudonym",
-                "on_behalf_of_user_id",
-                "action",
-                "reason",
-                "detail",
-                "ip_address",
-                "prev_hash",
-                "row_hash",
-            )
-        ),
+        *(sa.column(name) for name in plain),
     )
     rows = connection.execute(
         sa.select(events).order_by(events.c.organisation_id, events.c.id)
