@@ -217,6 +217,43 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app import audit
+    from app.config import get_settings
+    from app.db import get_engine
+
+    _settings_or_exit()
+    with Session(get_engine()) as session:
+        if args.audit_command == "verify":
+            result = audit.verify(session, organisation_id=args.organisation)
+            for problem in result.problems:
+                where = f"row id {problem.event_id}" if problem.event_id else "end of chain"
+                print(
+                    f"BROKEN: organisation {problem.organisation_id}, number {problem.chain_seq} "
+                    f"({where}): {problem.problem}"
+                )
+            for organisation_id, last_seq, last_hash in result.heads:
+                if args.organisation in (None, organisation_id):
+                    print(f"organisation {organisation_id}: last number {last_seq}, {last_hash}")
+            status = "ok" if result.ok else f"{len(result.problems)} chain(s) broken"
+            print(f"audit trail: {result.chains} chain(s), {result.rows} row(s) checked: {status}")
+            return 0 if result.ok else 1
+        years = args.years if args.years is not None else get_settings().audit_retention_years
+        if years < 1:
+            print("The retention period is at least 1 year.", file=sys.stderr)
+            return 2
+        purged = audit.purge(session, years=years)
+        session.commit()
+        total = sum(purged.removed.values())
+        print(
+            f"audit trail: removed {total} event(s) from before {purged.cutoff:%Y-%m-%d %H:%M} UTC "
+            f"(retention {years} years)"
+        )
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dyade", description="Dyade administration")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -264,6 +301,17 @@ def build_parser() -> argparse.ArgumentParser:
     i18n = sub.add_parser("i18n", help="extract messages and update the nl/en catalogues")
     i18n.add_argument("--check", action="store_true", help="only report, change nothing")
     i18n.set_defaults(func=cmd_i18n)
+    audit_parser = sub.add_parser("audit", help="verify or purge the audit trail")
+    audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify", help="check the hash chain; report the first broken row"
+    )
+    verify.add_argument("--organisation", type=int, default=None, help="only this organisation id")
+    purge = audit_sub.add_parser("purge", help="remove events older than the retention period")
+    purge.add_argument(
+        "--years", type=int, default=None, help="retention (default DYADE_AUDIT_RETENTION_YEARS)"
+    )
+    audit_parser.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # off when cron or a systemd timer runs `python -m app reminders run`.
     reminders_in_process: bool | None = None
     reminders_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Audit events older than this are removed by `python -m app audit purge`.
+    audit_retention_years: int = Field(default=5, ge=1, le=100)
 
     @field_validator("base_url")
     @classmethod

@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from app import i18n
 from app.config import get_settings
 from app.db import SessionDep
-from app.errors import CsrfFailed, Forbidden, LoginRequired
+from app.errors import CsrfFailed, Forbidden, LoginRequired, TwoFactorEnrolmentRequired
 from app.middleware import set_cookie_header
-from app.models import Role, User, UserRole, UserSession, utcnow
+from app.models import Organisation, Role, User, UserRole, UserSession, utcnow
 from app.security import (
     ANON_COOKIE,
     CSRF_FIELD,
@@ -63,6 +63,16 @@ def signed_link(endpoint: F) -> F:
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
+# The roles an organisation can oblige to log in with a second factor.
+TWO_FACTOR_ROLES = (Role.admin, Role.coach, Role.supervisor)
+
+
+def enrolment_allowed(endpoint: F) -> F:
+    """Mark a route as open to someone who must still set up two-factor login."""
+    endpoint.__dyade_enrolment__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 @dataclass(frozen=True)
 class Actor:
     """The logged-in person making this request."""
@@ -71,6 +81,10 @@ class Actor:
     roles: frozenset[str]
     session_id: int
     session_token_hash: str
+    # This login passed the second factor (an authenticator code or a recovery code).
+    two_factor: bool = False
+    # The organisation requires a second factor of admins, coaches and supervisors.
+    organisation_requires_two_factor: bool = False
 
     @property
     def id(self) -> int:
@@ -85,6 +99,16 @@ class Actor:
         return any(str(role) in self.roles for role in roles)
 
     @property
+    def two_factor_required(self) -> bool:
+        """This person's roles and organisation require a second factor."""
+        return self.organisation_requires_two_factor and self.has(*TWO_FACTOR_ROLES)
+
+    @property
+    def must_enrol(self) -> bool:
+        """Required to use a second factor but not yet enrolled: only enrolment is open."""
+        return self.two_factor_required and not self.user.two_factor_enabled
+
+    @property
     def main_role(self) -> str:
         """The role shown in the audit trail when an action does not say which."""
         for role in (Role.admin, Role.coach, Role.supervisor, Role.professional):
@@ -97,8 +121,9 @@ class Actor:
 # role; a user without roles still gets one row through the outer join). Built once: making
 # the statement and its cache key anew cost about as much as running it.
 _ACTOR_QUERY = (
-    select(UserSession, User, UserRole.role)
+    select(UserSession, User, Organisation.two_factor_required, UserRole.role)
     .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
+    .join(Organisation, Organisation.id == User.organisation_id)  # type: ignore[arg-type]
     .outerjoin(UserRole, UserRole.user_id == User.id)  # type: ignore[arg-type]
     .where(UserSession.token_hash == bindparam("digest"))
 )
@@ -112,7 +137,7 @@ def load_actor(session: SessionDep, token: str | None) -> Actor | None:
     rows = session.exec(_ACTOR_QUERY, params={"digest": digest}).all()
     if not rows:
         return None
-    user_session, user, _role = rows[0]
+    user_session, user, org_requires, _role = rows[0]
     now = utcnow()
     idle = timedelta(minutes=get_settings().session_idle_minutes)
     if (
@@ -125,9 +150,16 @@ def load_actor(session: SessionDep, token: str | None) -> Actor | None:
     if now - user_session.last_seen_at > TOUCH_INTERVAL:
         user_session.last_seen_at = now
         session.add(user_session)
-    roles = frozenset(role for _session, _user, role in rows if role is not None)
+    roles = frozenset(row[3] for row in rows if row[3] is not None)
     assert user_session.id is not None
-    return Actor(user=user, roles=roles, session_id=user_session.id, session_token_hash=digest)
+    return Actor(
+        user=user,
+        roles=roles,
+        session_id=user_session.id,
+        session_token_hash=digest,
+        two_factor=user_session.two_factor_at is not None,
+        organisation_requires_two_factor=bool(org_requires),
+    )
 
 
 async def authenticate(request: Request, session: SessionDep) -> Actor | None:
@@ -140,9 +172,16 @@ async def authenticate(request: Request, session: SessionDep) -> Actor | None:
     # For the page header's unread-messages count (app/templating.py), counted only when
     # a whole page is drawn.
     state["db"] = session
+    endpoint = request.scope.get("endpoint")
     if actor is not None:
         i18n.set_locale(actor.user.locale)
         state["csrf_token"] = csrf_token_for("s:" + actor.session_token_hash)
+        if (
+            actor.must_enrol
+            and not getattr(endpoint, "__dyade_enrolment__", False)
+            and not getattr(endpoint, "__dyade_public__", False)
+        ):
+            raise TwoFactorEnrolmentRequired()
     else:
         anon = request.cookies.get(ANON_COOKIE)
         if not anon or len(anon) > 100:
@@ -150,7 +189,6 @@ async def authenticate(request: Request, session: SessionDep) -> Actor | None:
             state.setdefault("set_cookies", []).append(set_cookie_header(ANON_COOKIE, anon))
         state["anon_token"] = anon
         state["csrf_token"] = csrf_token_for("a:" + anon)
-        endpoint = request.scope.get("endpoint")
         if not getattr(endpoint, "__dyade_public__", False):
             raise LoginRequired()
     return actor
@@ -228,7 +266,22 @@ def require_roles(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
     return guard
 
 
+def require_two_factor_admin(actor: CurrentActor) -> Actor:
+    """An admin whose login passed the second factor (for reading the audit trail)."""
+    if not actor.has(Role.admin):
+        raise Forbidden(i18n.gettext("Your account does not have access to this page."))
+    if not actor.two_factor:
+        raise Forbidden(
+            i18n.gettext(
+                "The audit trail can only be read after logging in with two-factor "
+                "login. Set it up on your account page, then log out and in again."
+            )
+        )
+    return actor
+
+
 AdminActor = Annotated[Actor, Depends(require_roles(Role.admin))]
+TwoFactorAdminActor = Annotated[Actor, Depends(require_two_factor_admin)]
 CoachActor = Annotated[Actor, Depends(require_roles(Role.coach))]
 SupervisorActor = Annotated[Actor, Depends(require_roles(Role.supervisor))]
 ProfessionalActor = Annotated[Actor, Depends(require_roles(Role.professional))]

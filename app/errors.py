@@ -29,6 +29,10 @@ class LoginRequired(Exception):
     """No valid login session; the page asks the person to log in (again)."""
 
 
+class TwoFactorEnrolmentRequired(Exception):
+    """The organisation requires two-factor login and this person has not set it up yet."""
+
+
 class CsrfFailed(Exception):
     """A state-changing request without a valid CSRF token or from another site."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends
@@ -92,3 +93,14 @@ async def posted_form(request: Request) -> PostedForm:
 
 
 FormDep = Annotated[PostedForm, Depends(posted_form)]
+
+
+def optional_date(value: str | None, errors: list[str], message: str) -> date | None:
+    """A YYYY-MM-DD date from a query string; an unreadable one adds `message` to errors."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors.append(message)
+        return None

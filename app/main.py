@@ -15,16 +15,19 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.admin.audit_routes import router as audit_router
 from app.admin.routes import router as admin_router
 from app.auth.routes import router as auth_router
+from app.auth.two_factor_routes import TWO_FACTOR_PAGE
+from app.auth.two_factor_routes import router as two_factor_router
 from app.coaching.report_routes import router as report_router
 from app.coaching.routes import router as coaching_router
 from app.config import describe_problems, get_settings
 from app.dashboards.routes import router as dashboards_router
 from app.deps import csrf_protect
-from app.errors import CsrfFailed, DomainError, LoginRequired
+from app.errors import CsrfFailed, DomainError, LoginRequired, TwoFactorEnrolmentRequired
 from app.home.routes import router as home_router
-from app.htmx import is_htmx
+from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.instruments.loader import load_builtin
 from app.middleware import DyadeMiddleware, add_security_headers
@@ -35,7 +38,7 @@ from app.reflection.diary_routes import router as diary_router
 from app.reflection.routes import router as reflection_router
 from app.reminders.routes import router as reminders_router
 from app.reminders.scheduler import start_in_process_scheduler
-from app.templating import render
+from app.templating import flash, render
 
 log = logging.getLogger("app")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -79,6 +82,14 @@ async def _login_required(request: Request, _exc: Exception) -> Response:
         target += "?" + request.url.query
     next_param = quote(target if request.method == "GET" else "/", safe="/")
     return RedirectResponse(f"/login?next={next_param}", status_code=303)
+
+
+async def _enrolment_required(request: Request, _exc: Exception) -> Response:
+    flash(
+        request,
+        _("Your organisation asks you to set up two-factor login before you carry on."),
+    )
+    return redirect(request, TWO_FACTOR_PAGE)
 
 
 async def _csrf_failed(request: Request, _exc: Exception) -> Response:
@@ -161,8 +172,10 @@ def create_app() -> FastAPI:
     app.mount("/vendor", StaticFiles(packages=[("js_lib_htmx", "static")]), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth_router)
+    app.include_router(two_factor_router)
     app.include_router(home_router)
     app.include_router(admin_router)
+    app.include_router(audit_router)
     app.include_router(questionnaires_router)
     app.include_router(reflection_router)
     app.include_router(coaching_router)
@@ -172,6 +185,7 @@ def create_app() -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(reminders_router)
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(TwoFactorEnrolmentRequired, _enrolment_required)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

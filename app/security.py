@@ -1,18 +1,24 @@
-"""The one place that hashes passwords, makes tokens and checks CSRF tokens."""
+"""The one place that hashes passwords, codes and audit rows, makes tokens, checks CSRF."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import secrets
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from passlib.context import CryptContext
 
 from app.config import get_settings
 
 SESSION_COOKIE = "dyade_session"
 ANON_COOKIE = "dyade_anon"
+SECOND_STEP_COOKIE = "dyade_login_step"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -84,3 +90,50 @@ def sign(value: str) -> str:
     """An HMAC of a value, for links that must work without logging in."""
     key = get_settings().secret_key.encode()
     return hmac.new(key, b"sign:" + value.encode(), hashlib.sha256).hexdigest()
+
+
+def audit_digest(fields: Mapping[str, Any]) -> str:
+    """The hash of one audit row: SHA-256 over its canonical JSON, which holds prev_hash."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@lru_cache
+def _secret_box(secret_key: str) -> Fernet:
+    # A key of its own, derived from the secret key, so no other use of it can decrypt.
+    derived = hmac.new(secret_key.encode(), b"totp-secret-encryption", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def encrypt_secret(secret: str) -> str:
+    """Encrypt a TOTP secret for storage (Fernet: AES-128-CBC with an HMAC)."""
+    return _secret_box(get_settings().secret_key).encrypt(secret.encode()).decode()
+
+
+def decrypt_secret(stored: str) -> str | None:
+    """The TOTP secret, or None when it cannot be decrypted (e.g. the secret key changed)."""
+    try:
+        return _secret_box(get_settings().secret_key).decrypt(stored.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+
+
+def new_recovery_code() -> str:
+    """A one-time recovery code such as `k7m2-9xqa-h3td` (about 59 random bits)."""
+    chars = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(12))
+    return f"{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+def normalise_recovery_code(code: str) -> str:
+    """What the person typed, without spaces, dashes or capitals."""
+    return "".join(c for c in code.lower() if c.isalnum())
+
+
+def recovery_code_digest(code: str) -> str:
+    """The stored form of a recovery code: an HMAC keyed with the secret key."""
+    key = get_settings().secret_key.encode()
+    normal = normalise_recovery_code(code)
+    return hmac.new(key, b"recovery:" + normal.encode(), hashlib.sha256).hexdigest()

@@ -9,6 +9,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ os.environ.pop("DYADE_SMTP_HOST", None)
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import Connection, text  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
 from app.auth.service import start_session  # noqa: E402
@@ -48,15 +49,45 @@ def _database() -> Iterator[None]:
     get_engine().dispose()
 
 
+@contextmanager
+def audit_guard_disabled(connection: Connection) -> Iterator[None]:
+    """Switch off the triggers that keep the audit trail append-only, as a DBA could."""
+    if connection.dialect.name == "postgresql":
+        guards = (("audit_event", "audit_event_guard"), ("audit_chain", "audit_chain_guard"))
+        for table, trigger in guards:
+            connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}"))
+        try:
+            yield
+        finally:
+            for table, trigger in guards:
+                connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}"))
+        return
+    triggers = connection.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master"
+            " WHERE type = 'trigger' AND tbl_name IN ('audit_event', 'audit_chain')"
+        )
+    ).all()
+    for name, _sql in triggers:
+        connection.execute(text(f"DROP TRIGGER {name}"))
+    try:
+        yield
+    finally:
+        for _name, sql in triggers:
+            connection.execute(text(sql))
+
+
 def _clear_tables() -> None:
     engine = get_engine()
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
+            # TRUNCATE fires no row triggers: the audit guard does not stand in the way.
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own table names
+            with audit_guard_disabled(connection):
+                for table in tables:
+                    connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own table names
 
 
 @pytest.fixture(autouse=True)
@@ -188,9 +219,16 @@ class Client(TestClient):
         payload.setdefault("csrf_token", self.csrf())
         return self.post(url, data=payload, follow_redirects=False, **kwargs)  # type: ignore[arg-type]
 
-    def login_as(self, user: User) -> Client:
+    def login_as(self, user: User, *, two_factor: bool = True) -> Client:
+        """Log in without the password round trip; by default as if the code step passed."""
         with Session(get_engine()) as session:
-            token = start_session(session, user=user, address="testclient", user_agent="pytest")
+            token = start_session(
+                session,
+                user=user,
+                address="testclient",
+                user_agent="pytest",
+                two_factor=two_factor,
+            )
             session.commit()
         self.session_token = token
         self.cookies.set("dyade_session", token)

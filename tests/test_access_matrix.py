@@ -23,6 +23,7 @@ from app.models import (
     Coding,
     CodingEvidence,
     DiaryEntry,
+    Organisation,
     OutboxMessage,
     ReflectionSession,
     SessionStatus,
@@ -64,6 +65,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/invitation/{token}"): everyone(422),
     ("POST", "/language"): everyone(303),
     ("GET", "/healthz"): everyone(200),
+    # The code step after the password: without a pending login it sends you to /login.
+    ("GET", "/login/code"): everyone(303),
+    ("POST", "/login/code"): everyone(303),
     ("GET", "/account"): logged_in(200),
     ("POST", "/account/reminders"): logged_in(422),  # empty form: choose per kind
     # The signed unsubscribe link works without logging in (the signature is the key).
@@ -74,6 +78,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/coach/trajectories/{trajectory_id}/schedule"): expect(
         LOGIN, 403, 422, 403, 403, 403
     ),
+    ("GET", "/account/two-factor"): logged_in(200),
+    ("POST", "/account/two-factor/setup"): logged_in(303),
+    ("POST", "/account/two-factor/confirm"): logged_in(303),  # nothing to confirm yet
+    ("POST", "/account/two-factor/recovery-codes"): logged_in(303),  # not switched on
+    ("POST", "/account/two-factor/disable"): logged_in(303),  # not switched on
     ("POST", "/account/password"): logged_in(422),
     ("POST", "/account/sessions/{session_id}/end"): expect(LOGIN, 303, 404, 404, 404, 404),
     ("POST", "/account/sessions/end-others"): logged_in(303),
@@ -120,6 +129,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/users/{user_id}/erase"): expect(LOGIN, 403, 403, 403, 422, 404),
     # A data request answered by an admin: first the reason form (200), then the file.
     ("GET", "/admin/users/{user_id}/data.json"): expect(LOGIN, 403, 403, 403, 200, 404),
+    ("POST", "/admin/users/{user_id}/two-factor/reset"): expect(LOGIN, 403, 403, 403, 422, 404),
+    # The audit trail: admins of the organisation, only after a two-factor login (below).
+    ("GET", "/admin/audit"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("GET", "/admin/audit/export.csv"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("GET", "/admin/settings"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("POST", "/admin/settings"): expect(LOGIN, 403, 403, 403, 303, 303),
     ("GET", "/admin/outbox"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("GET", "/admin/outbox/{message_id}"): expect(LOGIN, 403, 403, 403, 200, 404),
     ("GET", "/instruments"): expect(LOGIN, 403, 200, 403, 200, 200),
@@ -163,6 +178,36 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/trajectories/{trajectory_id}/pulse"): expect(LOGIN, 422, 404, 404, 404, 404),
     ("GET", "/trajectories/{trajectory_id}/experiments"): expect(LOGIN, 200, 200, 404, 404, 404),
     ("POST", "/trajectories/{trajectory_id}/experiments"): expect(LOGIN, 422, 404, 404, 404, 404),
+}
+
+
+# Two-factor states that change the answer. The matrix above logs everyone in as if the
+# code step passed; here an admin logged in with the password only, and a coach whose
+# organisation requires two-factor login but who has not set it up yet.
+NEEDS_TWO_FACTOR_LOGIN = {("GET", "/admin/audit"), ("GET", "/admin/audit/export.csv")}
+# Open while enrolment is pending: the public routes and the set-up itself; every other
+# route sends the coach to /account/two-factor.
+OPEN_DURING_ENROLMENT = {
+    ("GET", "/"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/login/code"),
+    ("POST", "/login/code"),
+    ("POST", "/logout"),
+    ("GET", "/password/forgot"),
+    ("POST", "/password/forgot"),
+    ("GET", "/password/reset/{token}"),
+    ("POST", "/password/reset/{token}"),
+    ("GET", "/invitation/{token}"),
+    ("POST", "/invitation/{token}"),
+    ("POST", "/language"),
+    ("GET", "/healthz"),
+    # The signed unsubscribe link works without logging in, so also before enrolment.
+    ("GET", "/unsubscribe/{token}"),
+    ("POST", "/unsubscribe/{token}"),
+    ("GET", "/account/two-factor"),
+    ("POST", "/account/two-factor/setup"),
+    ("POST", "/account/two-factor/confirm"),
 }
 
 
@@ -323,3 +368,35 @@ def test_access(client: Client, cast: Cast, db: Session, method: str, path: str,
     )
     if expected == LOGIN and role == "anon" and path not in ("/", "/logout", "/language"):
         assert response.headers["location"].startswith("/login")
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
+def test_access_of_an_admin_without_a_two_factor_login(
+    client: Client, cast: Cast, db: Session, method: str, path: str
+) -> None:
+    url = path.format(**_path_values(db, cast, path))
+    client.login_as(cast.admin, two_factor=False)
+    response = client.get(url, follow_redirects=False) if method == "GET" else client.post_form(url)
+    expected = 403 if (method, path) in NEEDS_TWO_FACTOR_LOGIN else MATRIX[(method, path)]["admin"]
+    assert response.status_code == expected, f"{method} {path}: got {response.status_code}"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
+def test_access_while_two_factor_enrolment_is_required(
+    client: Client, cast: Cast, db: Session, method: str, path: str
+) -> None:
+    url = path.format(**_path_values(db, cast, path))
+    organisation = db.get(Organisation, cast.org.id)
+    assert organisation is not None
+    organisation.two_factor_required = True
+    db.add(organisation)
+    db.commit()
+    client.login_as(cast.coach, two_factor=False)
+    response = client.get(url, follow_redirects=False) if method == "GET" else client.post_form(url)
+    if (method, path) in OPEN_DURING_ENROLMENT:
+        assert response.status_code == MATRIX[(method, path)]["coach"], f"{method} {path}"
+        if not path.startswith("/account/two-factor"):
+            assert response.headers.get("location") != "/account/two-factor"
+    else:
+        assert response.status_code == 303, f"{method} {path}: got {response.status_code}"
+        assert response.headers["location"] == "/account/two-factor"

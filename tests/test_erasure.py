@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel, col, select
 
+from app import audit
 from app.db import get_engine
 from app.models import (
     AuditEvent,
@@ -98,7 +99,11 @@ def test_erasure_leaves_no_trace_of_the_persons_narratives(
     (erasure,) = [r for r in rows if r.id not in audit_rows and r.action != "user.view"]
     assert (erasure.action, erasure.actor_id, erasure.detail) == ("person.erase", cast.admin.id, "")
     viewed = next(r for r in rows if r.action == "trajectory.view")
-    assert viewed.detail == f"trajectory={tid}; reason: [removed at erasure]"
+    assert viewed.detail == f"trajectory={tid}"
+    assert (viewed.reason, viewed.relationship_pseudonym) == ("", "")
+    assert viewed.redacted_at is not None
+    # The blanked rows still verify: the chain covers them through their digest.
+    assert audit.verify(db).ok
     # Others keep their data.
     assert db.exec(
         select(Trajectory).where(Trajectory.professional_id == cast.unassigned_professional.id)

@@ -80,3 +80,47 @@ def test_models_and_migrations_agree(scratch_engine: Engine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == [], f"models differ from migrations: {differences}"
+
+
+def test_audit_events_written_before_the_chain_are_chained_by_the_migration(
+    scratch_engine: Engine,
+) -> None:
+    from sqlmodel import Session
+
+    from app import audit
+
+    _alembic(scratch_engine, "upgrade", "0004")
+    with scratch_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO organisation (name, slug, default_locale, created_at)"
+                " VALUES (:n, :s, 'nl', :t)"
+            ),
+            [
+                {"n": "Een", "s": "een", "t": "2025-01-01 10:00:00"},
+                {"n": "Twee", "s": "twee", "t": "2025-01-01 10:00:00"},
+            ],
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_event"
+                " (organisation_id, created_at, actor_role, action, detail, ip_address)"
+                " VALUES (:org, :t, 'coach', :action, '', '10.0.0.1')"
+            ),
+            [
+                {"org": 1, "t": "2025-03-01 09:00:00.123456", "action": "trajectory.view"},
+                {"org": 2, "t": "2025-03-01 09:05:00", "action": "user.view"},
+                {"org": 1, "t": "2025-03-02 11:00:00", "action": "report.download"},
+            ],
+        )
+    _alembic(scratch_engine, "upgrade", "head")
+    with Session(scratch_engine) as session:
+        result = audit.verify(session)
+        assert result.ok, result.problems
+        assert (result.chains, result.rows) == (2, 3)
+        seqs = session.execute(
+            text("SELECT organisation_id, chain_seq FROM audit_event ORDER BY id")
+        ).all()
+        assert [tuple(row) for row in seqs] == [(1, 1), (2, 1), (1, 2)]
+    with pytest.raises(Exception, match="append-only"), scratch_engine.begin() as connection:
+        connection.execute(text("UPDATE audit_event SET detail = 'x'"))

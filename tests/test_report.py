@@ -196,7 +196,8 @@ def test_every_view_and_download_is_audited(
     }
     assert all(r.subject_user_id == cast.professional.id for r in rows)
     admin_row = next(r for r in rows if r.actor_role == "admin")
-    assert "Verzoek om inzage" in admin_row.detail
+    assert admin_row.reason == "Verzoek om inzage"
+    assert all(r.relationship_pseudonym for r in rows if r.actor_role != "professional")
 
 
 def test_the_report_is_in_the_professionals_language(

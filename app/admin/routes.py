@@ -28,6 +28,8 @@ def users_page(
     request: Request, session: SessionDep, actor: AdminActor, role: str = "", q: str = ""
 ) -> Response:
     rows = service.list_users(session, actor=actor, role=role[:20], query=q[:100])
+    detail = "; ".join(f"{k}={v}" for k, v in (("role", role[:20]), ("q", q[:100])) if v)
+    audit.record(session, actor=actor, action="users.list", request=request, detail=detail)
     context = {"rows": rows, "role": role, "q": q[:100], "roles": service.ROLE_ORDER}
     return render(request, "admin/users.html", context, block="user_table")
 
@@ -180,6 +182,27 @@ def reactivate(request: Request, session: SessionDep, actor: AdminActor, user_id
     return redirect(request, f"/admin/users/{user_id}")
 
 
+@router.post("/users/{user_id}/two-factor/reset")
+def reset_two_factor(
+    request: Request, session: SessionDep, actor: AdminActor, user_id: Id
+) -> Response:
+    try:
+        service.reset_two_factor(session, actor=actor, user_id=user_id)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _detail(request, session, actor, user_id, {"status": exc.message}, 422)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.two_factor_reset",
+        request=request,
+        subject_user_id=user_id,
+    )
+    flash(request, _("Two-factor login is off for this account; they can set it up again."))
+    return redirect(request, f"/admin/users/{user_id}")
+
+
 @router.post("/users/{user_id}/invitation")
 def resend(request: Request, session: SessionDep, actor: AdminActor, user_id: Id) -> Response:
     try:
@@ -260,4 +283,7 @@ def outbox_message(
     message = session.get(OutboxMessage, message_id)
     if message is None or message.organisation_id != actor.organisation_id:
         raise NotFound()
+    audit.record(
+        session, actor=actor, action="outbox.view", request=request, detail=f"message={message_id}"
+    )
     return render(request, "admin/outbox_message.html", {"message": message})

@@ -196,6 +196,17 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
     return user
 
 
+def reset_two_factor(session: Session, *, actor: Actor, user_id: int) -> User:
+    """Switch off someone's two-factor login (lost phone and codes); their logins end."""
+    from app.auth import two_factor
+
+    user = get_user(session, user_id, actor)
+    if not user.two_factor_enabled:
+        raise DomainError(_("Two-factor login is not on for this account."))
+    two_factor.reset_for(session, user=user)
+    return user
+
+
 def assign_coach(
     session: Session, *, actor: Actor, coach_id: int, professional_id: int
 ) -> CoachAssignment:

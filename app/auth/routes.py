@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -14,9 +16,9 @@ from app.forms import FormDep
 from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.middleware import delete_cookie_header, set_cookie_header
-from app.models import TokenPurpose, UserSession
+from app.models import TokenPurpose, User, UserSession
 from app.reminders.routes import reminder_context
-from app.security import SESSION_COOKIE, csrf_token_for, token_digest
+from app.security import SECOND_STEP_COOKIE, SESSION_COOKIE, csrf_token_for, token_digest
 from app.templating import flash, render
 
 router = APIRouter(route_class=CommitInThreadRoute)
@@ -79,29 +81,53 @@ def login(request: Request, session: SessionDep, form: FormDep) -> Response:
                 # A language picked on the login page is an explicit choice; keep it.
                 user.locale = chosen
                 session.add(user)
-            token = service.start_session(
-                session,
-                user=user,
-                address=client_address(request),
-                user_agent=request.headers.get("user-agent", ""),
-            )
-            _set_cookie(request, set_cookie_header(SESSION_COOKIE, token))
-            _set_cookie(
-                request, set_cookie_header(i18n.LOCALE_COOKIE, user.locale, max_age=31536000)
-            )
-            if is_htmx(request):
-                # The "log in again" dialog: the page stays, only its CSRF token changes.
-                i18n.set_locale(user.locale)
-                return render(
-                    request,
-                    "auth/login.html",
-                    {"csrf_token_new": csrf_token_for("s:" + token_digest(token))},
-                    block="relogin_done",
-                )
-            return redirect(request, next_url)
+            if user.two_factor_enabled:
+                return second_step(request, session, user, next_url)
+            return finish_login(request, session, user, next_url, two_factor=False)
     context = {"next": next_url, "form": {"email": email}, "errors": errors}
     block = "relogin" if form.get("relogin") else "login_form"
     return render(request, "auth/login.html", context, status_code=status, block=block)
+
+
+def finish_login(
+    request: Request, session: SessionDep, user: User, next_url: str, *, two_factor: bool
+) -> Response:
+    """Start the login session, set its cookie and go on (or close the re-login dialog)."""
+    token = service.start_session(
+        session,
+        user=user,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
+        two_factor=two_factor,
+    )
+    _set_cookie(request, set_cookie_header(SESSION_COOKIE, token))
+    _set_cookie(request, set_cookie_header(i18n.LOCALE_COOKIE, user.locale, max_age=31536000))
+    if is_htmx(request):
+        # The "log in again" dialog: the page stays, only its CSRF token changes.
+        i18n.set_locale(user.locale)
+        return render(
+            request,
+            "auth/login.html",
+            {"csrf_token_new": csrf_token_for("s:" + token_digest(token))},
+            block="relogin_done",
+        )
+    return redirect(request, next_url)
+
+
+def second_step(request: Request, session: SessionDep, user: User, next_url: str) -> Response:
+    """The password was right; the login waits for a code (a cookie holds the pending step)."""
+    step = service.issue_token(session, user=user, purpose=TokenPurpose.second_factor)
+    # The code page speaks the person's language already.
+    _set_cookie(request, set_cookie_header(i18n.LOCALE_COOKIE, user.locale, max_age=31536000))
+    _set_cookie(
+        request,
+        set_cookie_header(SECOND_STEP_COOKIE, step, max_age=service.SECOND_STEP_MINUTES * 60),
+    )
+    if is_htmx(request):
+        i18n.set_locale(user.locale)
+        context = {"next": next_url, "errors": {}}
+        return render(request, "auth/login_code.html", context, block="relogin_code")
+    return redirect(request, "/login/code?next=" + quote(next_url, safe="/"))
 
 
 @router.post("/logout")

@@ -19,6 +19,8 @@ from app.models import AccountToken, LoginFailure, TokenPurpose, User, UserSessi
 from app.security import hash_password, needs_rehash, new_token, token_digest, verify_password
 
 MAX_EMAIL_LENGTH = 254
+# How long the second login step (the code) waits after a right password.
+SECOND_STEP_MINUTES = 5
 
 
 class InvalidCredentials(DomainError):
@@ -56,7 +58,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _throttle_wait(session: Session, key: str, limit: int) -> int:
+def throttle_wait(session: Session, key: str, limit: int) -> int:
     """Minutes to wait before this key may try again; 0 when it may try now."""
     window = timedelta(minutes=get_settings().login_window_minutes)
     since = utcnow() - window
@@ -77,8 +79,8 @@ def authenticate_user(session: Session, *, email: str, password: str, address: s
     email = normalise_email(email)[:MAX_EMAIL_LENGTH]
     account_key, address_key = f"account:{email}", f"address:{address}"
     wait = max(
-        _throttle_wait(session, account_key, settings.login_max_failures_per_account),
-        _throttle_wait(session, address_key, settings.login_max_failures_per_address),
+        throttle_wait(session, account_key, settings.login_max_failures_per_account),
+        throttle_wait(session, address_key, settings.login_max_failures_per_address),
     )
     if wait:
         raise LoginThrottled(wait)
@@ -97,8 +99,13 @@ def authenticate_user(session: Session, *, email: str, password: str, address: s
     return user
 
 
-def start_session(session: Session, *, user: User, address: str, user_agent: str) -> str:
-    """Create a login session and return the token for the cookie (a new one every login)."""
+def start_session(
+    session: Session, *, user: User, address: str, user_agent: str, two_factor: bool = False
+) -> str:
+    """Create a login session and return the token for the cookie (a new one every login).
+
+    `two_factor` says the login passed the second step (an authenticator or recovery code).
+    """
     token = new_token()
     now = utcnow()
     session.add(
@@ -111,6 +118,7 @@ def start_session(session: Session, *, user: User, address: str, user_agent: str
             expires_at=now + timedelta(hours=get_settings().session_absolute_hours),
             ip_address=address[:64],
             user_agent=user_agent[:300],
+            two_factor_at=now if two_factor else None,
         )
     )
     return token
@@ -161,11 +169,12 @@ def open_sessions(session: Session, *, user_id: int) -> list[UserSession]:
 def issue_token(session: Session, *, user: User, purpose: TokenPurpose) -> str:
     """A new single-use link token; earlier unused ones of the same purpose stop working."""
     settings = get_settings()
-    lifetime = (
-        timedelta(hours=settings.invitation_valid_hours)
-        if purpose is TokenPurpose.invitation
-        else timedelta(minutes=settings.reset_valid_minutes)
-    )
+    lifetimes = {
+        TokenPurpose.invitation: timedelta(hours=settings.invitation_valid_hours),
+        TokenPurpose.password_reset: timedelta(minutes=settings.reset_valid_minutes),
+        TokenPurpose.second_factor: timedelta(minutes=SECOND_STEP_MINUTES),
+    }
+    lifetime = lifetimes[purpose]
     now = utcnow()
     session.execute(
         update(AccountToken)

@@ -14,52 +14,40 @@ from app.coaching.routes import _series_chart, coach_trajectory, profile_svg
 from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, CurrentActor, Id
 from app.models import Trajectory, User
-from app.reflection.policies import is_assigned_coach
 from app.templating import render
 
 router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _readable(
-    request: Request, session: SessionDep, actor: Actor, trajectory_id: int, reason: str
-) -> tuple[Trajectory, str] | Response:
-    """The trajectory and the actor's role in it: owner, assigned coach, or admin with a reason."""
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    trajectory_id: int,
+    reason: str,
+    action: str,
+) -> Trajectory | Response:
+    """The trajectory for its owner, its assigned coach, or an admin with a reason.
+
+    Every read is audited as `action`, the owner's too: a report is an export.
+    """
     trajectory = session.get(Trajectory, trajectory_id)
     if (
         trajectory is not None
         and trajectory.organisation_id == actor.organisation_id
         and trajectory.professional_id == actor.id
     ):
-        return trajectory, "professional"
-    found = coach_trajectory(request, session, actor, trajectory_id, reason)
-    if isinstance(found, Response):
-        return found
-    role = "coach" if is_assigned_coach(session, actor, found.professional_id) else "admin"
-    return found, role
-
-
-def _audit(
-    request: Request,
-    session: SessionDep,
-    actor: Actor,
-    trajectory: Trajectory,
-    *,
-    action: str,
-    role: str,
-    reason: str,
-) -> None:
-    detail = f"trajectory={trajectory.id}"
-    if role == "admin":
-        detail += f"; reason: {reason.strip()[:400]}"
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        request=request,
-        role=role,
-        subject_user_id=trajectory.professional_id,
-        detail=detail,
-    )
+        audit.record(
+            session,
+            actor=actor,
+            action=action,
+            request=request,
+            role="professional",
+            trajectory=trajectory,
+            detail=f"trajectory={trajectory.id}",
+        )
+        return trajectory
+    return coach_trajectory(request, session, actor, trajectory_id, reason, action=action)
 
 
 def _charts(report: TrajectoryReport) -> dict[str, Any]:
@@ -84,11 +72,9 @@ def _professional_locale(session: SessionDep, trajectory: Trajectory) -> str:
 def report_page(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id, reason: str = ""
 ) -> Response:
-    found = _readable(request, session, actor, trajectory_id, reason)
-    if isinstance(found, Response):
-        return found
-    trajectory, role = found
-    _audit(request, session, actor, trajectory, action="report.view", role=role, reason=reason)
+    trajectory = _readable(request, session, actor, trajectory_id, reason, "report.view")
+    if isinstance(trajectory, Response):
+        return trajectory
     with i18n.using_locale(_professional_locale(session, trajectory)):
         report = load_report(session, trajectory=trajectory, locale=i18n.get_locale())
         context = {"report": report, "view": report.view, "reason": reason, **_charts(report)}
@@ -99,11 +85,9 @@ def report_page(
 def report_download(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id, reason: str = ""
 ) -> Response:
-    found = _readable(request, session, actor, trajectory_id, reason)
-    if isinstance(found, Response):
-        return found
-    trajectory, role = found
-    _audit(request, session, actor, trajectory, action="report.download", role=role, reason=reason)
+    trajectory = _readable(request, session, actor, trajectory_id, reason, "report.download")
+    if isinstance(trajectory, Response):
+        return trajectory
     with i18n.using_locale(_professional_locale(session, trajectory)):
         report = load_report(session, trajectory=trajectory, locale=i18n.get_locale())
         content = report_pdf(report, **_charts(report))

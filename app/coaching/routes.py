@@ -52,15 +52,28 @@ def caseload(
 
 
 def coach_trajectory(
-    request: Request, session: SessionDep, actor: Actor, trajectory_id: int, reason: str = ""
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    trajectory_id: int,
+    reason: str = "",
+    action: str = "trajectory.view",
 ) -> Trajectory | Response:
-    """The trajectory for its assigned coach, or an admin who states a reason; else 404."""
-    found = trajectory_access(request, session, actor, trajectory_id, reason)
+    """The trajectory for its assigned coach, or an admin who states a reason; else 404.
+
+    The read is audited as `action`; an admin's reason goes with it.
+    """
+    found = trajectory_access(request, session, actor, trajectory_id, reason, action)
     return found if isinstance(found, Response) else found[0]
 
 
 def trajectory_access(
-    request: Request, session: SessionDep, actor: Actor, trajectory_id: int, reason: str = ""
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    trajectory_id: int,
+    reason: str = "",
+    action: str = "trajectory.view",
 ) -> tuple[Trajectory, str] | Response:
     """As coach_trajectory, with the role the access was granted in: "coach" or "admin"."""
     trajectory = session.get(Trajectory, trajectory_id)
@@ -72,10 +85,10 @@ def trajectory_access(
         audit.record(
             session,
             actor=actor,
-            action="trajectory.view",
+            action=action,
             request=request,
             role="coach",
-            subject_user_id=trajectory.professional_id,
+            trajectory=trajectory,
             detail=f"trajectory={trajectory.id}",
         )
         return trajectory, "coach"
@@ -91,13 +104,33 @@ def trajectory_access(
     audit.record(
         session,
         actor=actor,
-        action="trajectory.view",
+        action=action,
         request=request,
         role="admin",
-        subject_user_id=trajectory.professional_id,
-        detail=f"trajectory={trajectory.id}; reason: {reason.strip()[:400]}",
+        trajectory=trajectory,
+        reason=reason,
+        detail=f"trajectory={trajectory.id}",
     )
     return trajectory, "admin"
+
+
+def _audit_change(
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    trajectory: Trajectory,
+    action: str,
+    detail: str,
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        request=request,
+        role="coach",
+        trajectory=trajectory,
+        detail=detail,
+    )
 
 
 def _assigned(
@@ -258,7 +291,7 @@ def coding_page(
         action="narrative.view",
         request=request,
         role="coach",
-        subject_user_id=trajectory.professional_id,
+        trajectory=trajectory,
         detail=f"session={session_id}",
     )
     return _coding(request, session, actor, reflection_session, trajectory)
@@ -358,6 +391,7 @@ def save_coding(
             values=form.values,
             status=422,
         )
+    _audit_change(request, session, actor, trajectory, "coding.save", f"session={session_id}")
     flash(request, _("Your ratings have been saved."))
     return redirect(request, f"/coach/sessions/{session_id}/coding")
 
@@ -389,6 +423,9 @@ def add_evidence(
             values=form.values,
             status=422,
         )
+    _audit_change(
+        request, session, actor, trajectory, "coding.evidence_add", f"session={session_id}"
+    )
     flash(request, _("The passage has been marked."))
     return redirect(request, f"/coach/sessions/{session_id}/coding#evidence")
 
@@ -401,6 +438,10 @@ def delete_evidence(
 
     evidence = coding_service.remove_evidence(session, actor=actor, evidence_id=evidence_id)
     coding = session.get(Coding, evidence.coding_id)
+    trajectory = session.get(Trajectory, coding.trajectory_id) if coding else None
+    if trajectory is not None:
+        detail = f"evidence={evidence_id}"
+        _audit_change(request, session, actor, trajectory, "coding.evidence_remove", detail)
     flash(request, _("The passage is no longer marked."))
     return redirect(
         request, f"/coach/sessions/{coding.session_id if coding else 0}/coding#evidence"
@@ -425,7 +466,7 @@ def release(request: Request, session: SessionDep, actor: CoachActor, session_id
             action="profile.release",
             request=request,
             role="coach",
-            subject_user_id=trajectory.professional_id,
+            trajectory=trajectory,
             detail=f"session={session_id}",
         )
         flash(request, _("The profile is now visible to the professional."))
@@ -436,6 +477,7 @@ def release(request: Request, session: SessionDep, actor: CoachActor, session_id
 def reviewed(request: Request, session: SessionDep, actor: CoachActor, session_id: Id) -> Response:
     reflection_session, trajectory = _assigned(session, actor, session_id)
     service.mark_reviewed(session, reflection_session=reflection_session)
+    _audit_change(request, session, actor, trajectory, "session.reviewed", f"session={session_id}")
     flash(request, _("Marked as read."))
     return redirect(request, f"/coach/trajectories/{trajectory.id}")
 
@@ -474,7 +516,7 @@ def feedback(
         action="feedback.add",
         request=request,
         role="coach",
-        subject_user_id=trajectory.professional_id,
+        trajectory=trajectory,
         detail=f"trajectory={trajectory.id}",
     )
     flash(request, _("Your feedback has been sent. The professional gets a notification."))
@@ -544,6 +586,9 @@ def summary(
         context = _trajectory_context(view, actor, "")
         context.update(errors=exc.errors, values=form.values)
         return render(request, "coaching/trajectory.html", context, status_code=422)
+    _audit_change(
+        request, session, actor, trajectory, "summary.save", f"trajectory={trajectory.id}"
+    )
     flash(request, _("Your summary has been saved."))
     return redirect(request, f"/coach/trajectories/{trajectory_id}#summary")
 

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app import audit
 from app.dashboards import service
 from app.dashboards.export import export_rows, to_csv
 from app.db import CommitInThreadRoute, SessionDep
 from app.deps import SupervisorActor
+from app.forms import optional_date
 from app.i18n import gettext as _
 from app.templating import render
 
 router = APIRouter(route_class=CommitInThreadRoute)
-
-
-def _date(value: str | None, errors: list[str], message: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        errors.append(message)
-        return None
 
 
 def _filters(
@@ -38,10 +28,10 @@ def _filters(
         sector = None
     coach = params.get("coach") or ""
     coach_id = int(coach) if coach.isdigit() and int(coach) in {c.id for c in coaches} else None
-    started_from = _date(
+    started_from = optional_date(
         params.get("from"), errors, _("Enter the start date as YYYY-MM-DD, e.g. 2025-09-01.")
     )
-    started_to = _date(
+    started_to = optional_date(
         params.get("to"), errors, _("Enter the end date as YYYY-MM-DD, e.g. 2026-06-30.")
     )
     return service.Filters(sector, coach_id, started_from, started_to), errors
@@ -68,6 +58,15 @@ def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) ->
     board = service.dashboard(session, actor=actor, filters=filters)
     coach_name = next((c.name for c in coaches if c.id == filters.coach_id), None)
     body = to_csv(export_rows(board, coach_name=coach_name))
+    # Aggregates only, but still an export of figures about people: it goes in the trail.
+    audit.record(
+        session,
+        actor=actor,
+        action="dashboard.export",
+        request=request,
+        role="supervisor",
+        detail=request.url.query[:500],
+    )
     return Response(
         "\ufeff" + body,  # the BOM makes spreadsheet programs read UTF-8
         media_type="text/csv; charset=utf-8",

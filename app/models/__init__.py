@@ -1,7 +1,13 @@
 """All tables, imported here so Alembic sees every one of them."""
 
-from app.models.audit import AuditEvent
-from app.models.auth import AccountToken, LoginFailure, TokenPurpose, UserSession
+from app.models.audit import AuditChain, AuditEvent
+from app.models.auth import (
+    AccountToken,
+    LoginFailure,
+    RecoveryCode,
+    TokenPurpose,
+    UserSession,
+)
 from app.models.base import utcnow
 from app.models.coaching import Coding, CodingEvidence, Feedback, Notification
 from app.models.instruments import OrganisationInstrument
@@ -27,6 +33,7 @@ from app.models.reminders import OrganisationReminderSettings, Reminder, Reminde
 __all__ = [
     "AccountToken",
     "AgeBand",
+    "AuditChain",
     "AuditEvent",
     "CoachAssignment",
     "Coding",
@@ -46,6 +53,7 @@ __all__ = [
     "OrganisationReminderSettings",
     "OutboxMessage",
     "PulseEntry",
+    "RecoveryCode",
     "ReflectionSession",
     "Reminder",
     "ReminderPreference",

@@ -25,11 +25,15 @@ class UserSession(SQLModel, table=True):
     revoked_at: datetime | None = None
     ip_address: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=300)
+    # When this login passed the second factor; None for a password-only login.
+    two_factor_at: datetime | None = None
 
 
 class TokenPurpose(StrEnum):
     invitation = "invitation"
     password_reset = "password_reset"  # noqa: S105 - a token purpose, not a password
+    # Between the password and the code: the login waits for its second step.
+    second_factor = "second_factor"
 
 
 class AccountToken(SQLModel, table=True):
@@ -55,3 +59,16 @@ class LoginFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=300, index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that stands in for the authenticator app; only its hash is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    used_at: datetime | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -24,6 +25,8 @@ class Organisation(SQLModel, table=True):
     slug: str = Field(max_length=80, unique=True)
     default_locale: str = Field(default="nl", max_length=5)
     created_at: datetime = Field(default_factory=utcnow)
+    # Admins, coaches and supervisors must use a second factor (an authenticator app).
+    two_factor_required: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 class User(SQLModel, table=True):
@@ -42,6 +45,15 @@ class User(SQLModel, table=True):
     # Set when an admin erased this person: the row stays (for foreign keys and the audit
     # trail) but holds nothing personal any more.
     erased_at: datetime | None = None
+    # The TOTP secret, encrypted (app.security); set at enrolment, confirmed by a first code.
+    totp_secret: str | None = Field(default=None, max_length=255)
+    totp_confirmed_at: datetime | None = None
+    # The time step of the last accepted code: a code is never accepted twice.
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_confirmed_at is not None
 
 
 class UserRole(SQLModel, table=True):

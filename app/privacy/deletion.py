@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from app import audit
 from app.models import (
-    AuditEvent,
     Coding,
     CodingEvidence,
     ConsentRecord,
@@ -48,14 +48,12 @@ def record_system_event(
     session: Session, *, organisation_id: int, subject_user_id: int | None, action: str, detail: str
 ) -> None:
     """An audit event done by Dyade itself (a scheduled command), not by a logged-in person."""
-    # app/audit.record needs an Actor; a command run from cron has none.
-    session.add(
-        AuditEvent(
-            organisation_id=organisation_id,
-            actor_id=None,
-            actor_role="system",
-            subject_user_id=subject_user_id,
-            action=action,
-            detail=detail[:500],
-        )
+    audit.record(
+        session,
+        actor=None,
+        action=action,
+        role="system",
+        organisation_id=organisation_id,
+        subject_user_id=subject_user_id,
+        detail=detail[:500],
     )

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
+from app import audit
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput
 from app.i18n import gettext as _
 from app.models import (
     AccountToken,
-    AuditEvent,
     CoachAssignment,
     DiaryEntry,
     FocusRelationship,
@@ -22,6 +22,8 @@ from app.models import (
     Notification,
     OutboxMessage,
     ReflectionSession,
+    Reminder,
+    ReminderPreference,
     Trajectory,
     User,
     UserRole,
@@ -32,7 +34,6 @@ from app.policies import get_user
 from app.privacy.deletion import delete_trajectories
 
 # What stays of a free-text reason in an audit row about an erased person.
-REDACTED = "[removed at erasure]"
 
 
 @dataclass
@@ -93,21 +94,6 @@ def check_erasable(actor: Actor, user: User) -> None:
         raise DomainError(_("This person has already been erased."))
 
 
-def redact_audit_about(session: Session, *, user_id: int) -> None:
-    """Audit rows about an erased person stay (who looked at what, when) without free text.
-
-    A reason an admin typed may quote what the person wrote, so it goes; the structured
-    part (which trajectory or session) stays.
-    """
-    for event in session.exec(
-        select(AuditEvent).where(
-            AuditEvent.subject_user_id == user_id, col(AuditEvent.detail).contains("reason:")
-        )
-    ).all():
-        event.detail = event.detail.split("reason:", 1)[0] + "reason: " + REDACTED
-        session.add(event)
-
-
 def erase_person(session: Session, *, actor: Actor, user_id: int, confirmation: str) -> User:
     """Remove a person's data and narratives, anonymise their account and end their logins.
 
@@ -128,7 +114,14 @@ def erase_person(session: Session, *, actor: Actor, user_id: int, confirmation: 
     email = user.email
     delete_trajectories(session, select(Trajectory.id).where(Trajectory.professional_id == uid))
     session.execute(delete(FocusRelationship).where(col(FocusRelationship.professional_id) == uid))
-    owned: list[Any] = [Notification, AccountToken, UserSession, UserRole]
+    owned: list[Any] = [
+        Notification,
+        AccountToken,
+        UserSession,
+        UserRole,
+        Reminder,
+        ReminderPreference,
+    ]
     for model in owned:
         session.execute(delete(model).where(col(model.user_id) == uid))
     session.execute(
@@ -138,11 +131,16 @@ def erase_person(session: Session, *, actor: Actor, user_id: int, confirmation: 
     )
     session.execute(delete(OutboxMessage).where(col(OutboxMessage.to_address) == email))
     session.execute(delete(LoginFailure).where(col(LoginFailure.key) == f"account:{email}"))
-    redact_audit_about(session, user_id=uid)
+    # The audit rows about them stay (who looked at what, when: NEN 7513); only the
+    # pseudonym and any typed reason, which may quote what they wrote, are blanked.
+    audit.redact_about(session, user_id=uid)
     now = utcnow()
     user.email = f"erased-{uid}@erased.invalid"
     user.display_name = f"erased-{uid}"
     user.password_hash = None
+    user.totp_secret = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
     user.is_active = False
     user.deactivated_at = now
     user.erased_at = now

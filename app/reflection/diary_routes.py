@@ -37,7 +37,7 @@ def _audit_coach_read(
             actor=actor,
             action=action,
             request=request,
-            subject_user_id=trajectory.professional_id,
+            trajectory=trajectory,
             role="coach",
             detail=f"trajectory={trajectory.id}",
         )

@@ -171,14 +171,19 @@ def start_trajectory(
 def _audit_coach_view(
     request: Request, session: SessionDep, actor: Actor, trajectory: Trajectory, what: str
 ) -> None:
+    """Audit the assigned coach's read or change (the owner's own use is not audited)."""
     if actor.id != trajectory.professional_id:
         audit.record(
             session,
             actor=actor,
             action=what,
             request=request,
-            subject_user_id=trajectory.professional_id,
+            trajectory=trajectory,
             role="coach",
+            # Typing the interview during a meeting is done for the professional.
+            on_behalf_of_user_id=trajectory.professional_id
+            if what == "narrative.coach_entered"
+            else None,
             detail=f"trajectory={trajectory.id}",
         )
 

@@ -1,7 +1,7 @@
 """Privacy: consent records (with the consents given so far), erased accounts.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 09:42:13.067803
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -54,7 +54,7 @@ def upgrade() -> None:
         ("research", "consent_at IS NOT NULL AND research_consent"),
     ):
         op.execute(
-            "INSERT INTO consent_record (organisation_id, user_id, trajectory_id, purpose,"  # noqa: S608 - constants
+            "INSERT INTO consent_record (organisation_id, user_id, trajectory_id, purpose,"
             " given, wording_version, recorded_at)"
             f" SELECT organisation_id, professional_id, id, '{purpose}', TRUE, 1, consent_at"
             f" FROM trajectory WHERE {condition}"
