@@ -89,6 +89,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/notifications/read"): logged_in(303),
     ("GET", "/dashboard"): expect(LOGIN, 403, 403, 200, 403, 403),
     ("GET", "/dashboard/export.csv"): expect(LOGIN, 403, 403, 200, 403, 403),
+    ("GET", "/dashboard/export.xlsx"): expect(LOGIN, 403, 403, 200, 403, 403),
     ("GET", "/admin/users"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("GET", "/admin/users/new"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("POST", "/admin/users"): expect(LOGIN, 403, 403, 403, 422, 422),

@@ -6,10 +6,12 @@ import csv
 import html
 import io
 import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import Session
 
 from app import i18n
@@ -239,6 +241,48 @@ def test_the_csv_matches_the_screen_and_neutralises_formulas(
     assert "'-" not in page.text
 
 
+def xlsx_rows(response: httpx.Response) -> list[list[object]]:
+    assert response.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet is not None
+    return [[cell.value for cell in row] for row in sheet.iter_rows()]
+
+
+def test_the_xlsx_holds_the_same_figures_as_the_csv_and_runs_no_formula(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    cast.coach.display_name = '=HYPERLINK("http://evil.example","klik")'
+    db.add(cast.coach)
+    six_with_known_change(db, cast, coach=cast.coach)
+    client.login_as(cast.supervisor)
+    query = f"?coach={cast.coach.id}"
+    response = client.get("/dashboard/export.xlsx" + query)
+    assert response.status_code == 200
+    rows = xlsx_rows(response)
+    as_text = [["" if v is None else str(v) for v in row] for row in rows]
+    trimmed = [
+        row[: max(i + 1 for i, v in enumerate(row) if v) if any(row) else 0] for row in as_text
+    ]
+    expected = csv_rows(client.get("/dashboard/export.csv" + query))
+    # The CSV marks a formula-like text with an apostrophe; the XLSX stores it as text.
+    assert [[c.removeprefix("'") for c in row] for row in expected] == trimmed
+    cohort = next(r for r in rows if r[1] == say("Coach cohort"))
+    assert cohort[2] == '=HYPERLINK("http://evil.example","klik")'
+    closeness = next(
+        r for r in rows if str(r[2]).endswith(": Nabijheid") and r[3] == say("After six weeks")
+    )
+    assert closeness[4:9] == [6, 0.833, 0.198, 1.469, 1.376]  # numbers, not text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/")]
+        xml = "".join(archive.read(n).decode() for n in sheets)
+    assert "<f>" not in xml and "<f " not in xml  # no formula anywhere
+    workbook = load_workbook(io.BytesIO(response.content))
+    cell = next(c for row in workbook.active.iter_rows() for c in row if c.value == cohort[2])  # type: ignore[union-attr]
+    assert cell.data_type == "s" and cell.quotePrefix
+
+
 def test_a_small_organisation_sees_only_fewer_than_five(
     client: Client, cast: Cast, db: Session
 ) -> None:
@@ -259,10 +303,16 @@ def test_a_small_organisation_sees_only_fewer_than_five(
         if re.fullmatch(r"-?[\d.]+", cell)
     ]
     assert numbers == []
+    sheet = xlsx_rows(client.get("/dashboard/export.xlsx"))
+    shown = [
+        v for row in sheet[1:] if row[1] != say("Whole organisation") for v in row[4:]
+        if isinstance(v, int | float)
+    ]  # fmt: skip
+    assert shown == []
 
 
 @pytest.mark.parametrize("role", ["professional", "coach", "admin", "outsider"])
-@pytest.mark.parametrize("url", ["/dashboard", "/dashboard/export.csv"])
+@pytest.mark.parametrize("url", ["/dashboard", "/dashboard/export.csv", "/dashboard/export.xlsx"])
 def test_only_supervisors_get_in(client: Client, cast: Cast, role: str, url: str) -> None:
     client.login_as(cast.by_role(role))
     assert client.get(url).status_code == 403

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.dashboards import service
-from app.dashboards.export import export_rows, to_csv
+from app.dashboards.export import export_rows, to_csv, to_xlsx
 from app.db import SessionDep
 from app.deps import SupervisorActor
 from app.i18n import gettext as _
@@ -61,15 +61,32 @@ def dashboard(request: Request, session: SessionDep, actor: SupervisorActor) -> 
     return render(request, "dashboards/dashboard.html", context, block="results")
 
 
-@router.get("/dashboard/export.csv")
-def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
+def _export(
+    request: Request, session: SessionDep, actor: SupervisorActor
+) -> tuple[service.Dashboard, str | None]:
     coaches = service.coach_options(session, actor=actor)
     filters, _errors = _filters(request, coaches)
     board = service.dashboard(session, actor=actor, filters=filters)
-    coach_name = next((c.name for c in coaches if c.id == filters.coach_id), None)
+    return board, next((c.name for c in coaches if c.id == filters.coach_id), None)
+
+
+@router.get("/dashboard/export.csv")
+def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
+    board, coach_name = _export(request, session, actor)
     body = to_csv(export_rows(board, coach_name=coach_name))
     return Response(
         "\ufeff" + body,  # the BOM makes spreadsheet programs read UTF-8
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="dyade-dashboard.csv"'},
+    )
+
+
+@router.get("/dashboard/export.xlsx")
+def export_xlsx(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
+    board, coach_name = _export(request, session, actor)
+    body = to_xlsx(export_rows(board, coach_name=coach_name), sheet_title=_("Dashboard"))
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="dyade-dashboard.xlsx"'},
     )
