@@ -1,4 +1,4 @@
-"""The supervisor's dashboard and its CSV export (aggregates only)."""
+"""The supervisor's dashboard and its exports (aggregates only); the admin's research export."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.dashboards import service
-from app.dashboards.export import export_rows, to_csv, to_xlsx
+from app import audit
+from app.dashboards import research, service
+from app.dashboards.export import Cell, export_rows, to_csv, to_xlsx
 from app.db import SessionDep
-from app.deps import SupervisorActor
+from app.deps import AdminActor, SupervisorActor
 from app.i18n import gettext as _
 from app.templating import render
 
@@ -89,4 +90,50 @@ def export_xlsx(request: Request, session: SessionDep, actor: SupervisorActor) -
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": 'attachment; filename="dyade-dashboard.xlsx"'},
+    )
+
+
+@router.get("/admin/research")
+def research_page(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    context = {"summary": research.summary(session, actor=actor)}
+    return render(request, "dashboards/research.html", context)
+
+
+def _research_download(
+    request: Request, session: SessionDep, actor: AdminActor, kind: str
+) -> research.ResearchExport:
+    export = research.research_export(session, actor=actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="research.export",
+        request=request,
+        role="admin",
+        detail=(
+            f"{kind}: {len(export.rows)} responses, {export.trajectories} trajectories, "
+            f"{export.participants} professionals who consented to research use"
+        ),
+    )
+    return export
+
+
+@router.get("/admin/research/export.csv")
+def research_csv(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    export = _research_download(request, session, actor, "csv")
+    header: list[Cell] = [*export.columns]
+    body = to_csv(iter([header, *export.rows]))
+    return Response(
+        "\ufeff" + body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="dyade-research.csv"'},
+    )
+
+
+@router.get("/admin/research/export.sav")
+def research_sav(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    export = _research_download(request, session, actor, "sav")
+    return Response(
+        research.to_sav(export),
+        media_type="application/x-spss-sav",
+        headers={"Content-Disposition": 'attachment; filename="dyade-research.sav"'},
     )
