@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from sqlmodel import Session
 
 from app import i18n
+from app.dashboards.summary import refresh_changes
 from app.models import (
     FocusRelationship,
     InstrumentResponse,
@@ -99,6 +100,9 @@ def add_trajectory(
                     completed_at=utcnow() + timedelta(seconds=position),
                 )
             )
+    db.flush()
+    # Inserted past the service, so the summary table is rebuilt here as the service does.
+    refresh_changes(db, trajectory_ids=[trajectory.id])  # type: ignore[list-item]
     return trajectory
 
 

@@ -1,15 +1,14 @@
 """The supervisor's dashboard: aggregate figures of one organisation, small groups hidden.
 
-Every count is a GROUP BY in the database. Only the change statistics need per-person
-values: one query fetches the completed baseline, post and follow-up responses of the
-four questionnaires for the selected trajectories (at most three rows per trajectory and
-questionnaire), and `stats.paired_change` turns the pairs into group figures. Nothing
+Every figure is a GROUP BY in the database. The change statistics sum the summary table
+`subscale_change` (one row per trajectory, subscale and comparison, kept up to date by
+`app.dashboards.summary`): n, Σd, Σd², min, max and the reliable-change counts per
+subscale, which `stats.paired_change_from_sums` turns into the group figures. Nothing
 here returns a name, a text or one person's score.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -22,21 +21,21 @@ from sqlmodel import Session, col, select
 from app.dashboards.stats import (
     MIN_CELL,
     PairedChange,
-    paired_change,
+    paired_change_from_sums,
     selection_is_safe,
     suppress_row,
 )
+from app.dashboards.summary import COMPARISONS, INSTRUMENTS
 from app.deps import Actor
 from app.i18n import local_zone
 from app.instruments.loader import builtin_definition
-from app.instruments.reliable_change import ChangeParameters
 from app.instruments.schema import Translation
 from app.models import (
     FocusRelationship,
-    InstrumentResponse,
     ReflectionSession,
     Role,
     SessionStatus,
+    SubscaleChange,
     Trajectory,
     TrajectoryStatus,
     User,
@@ -44,10 +43,6 @@ from app.models import (
 )
 from app.models.reflection import Sector
 
-#: The questionnaires whose change the dashboard reports, in the order shown.
-INSTRUMENTS: Final = ("relationship", "efficacy", "strain", "empathy")
-#: Later measurements compared with the intake (the "baseline" phase).
-COMPARISONS: Final = ("post", "follow_up")
 _DONE: Final = (SessionStatus.completed.value, SessionStatus.reviewed.value)
 
 
@@ -262,94 +257,64 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
         FunnelStep(int(position), str(key), _shown(n, n_people))
         for position, key, n, n_people in funnel_rows
     ]
-    result.changes = _changes(session, org, conditions)
+    result.changes = _changes(session, org, conditions, filtered=filters.active)
     return result
 
 
 def _changes(
-    session: Session, organisation_id: int, conditions: Sequence[ColumnElement[bool]]
+    session: Session,
+    organisation_id: int,
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    filtered: bool,
 ) -> list[ChangeRow]:
+    reliable = col(SubscaleChange.reliable)
+    change = col(SubscaleChange.change)
+    query = sql_select(
+        col(SubscaleChange.instrument_key),
+        col(SubscaleChange.subscale_key),
+        col(SubscaleChange.comparison),
+        func.count(),
+        func.count(distinct(col(SubscaleChange.professional_id))),
+        func.sum(change),
+        func.sum(change * change),
+        func.min(change),
+        func.max(change),
+        func.count(reliable),
+        func.sum(case((reliable == 1, 1), else_=0)),
+        func.sum(case((reliable == -1, 1), else_=0)),
+    ).where(
+        col(SubscaleChange.organisation_id) == organisation_id,
+        col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
+    )
+    if filtered:
+        # Only a selection needs the trajectories' sector, coach and start.
+        query = (
+            query.join(Trajectory, col(Trajectory.id) == col(SubscaleChange.trajectory_id))
+            .join(FocusRelationship, _join_focus())
+            .where(and_(*conditions))
+        )
     rows = session.execute(
-        sql_select(
-            col(InstrumentResponse.trajectory_id),
-            col(Trajectory.professional_id),
-            col(InstrumentResponse.instrument_key),
-            col(InstrumentResponse.instrument_version),
-            col(InstrumentResponse.phase),
-            col(InstrumentResponse.scores),
-            col(InstrumentResponse.completed_at),
+        query.group_by(
+            col(SubscaleChange.instrument_key),
+            col(SubscaleChange.subscale_key),
+            col(SubscaleChange.comparison),
         )
-        .join(Trajectory, col(Trajectory.id) == col(InstrumentResponse.trajectory_id))
-        .join(FocusRelationship, _join_focus())
-        .where(
-            col(InstrumentResponse.organisation_id) == organisation_id,
-            col(InstrumentResponse.instrument_key).in_(INSTRUMENTS),
-            col(InstrumentResponse.phase).in_(("baseline", *COMPARISONS)),
-            col(InstrumentResponse.completed_at).is_not(None),
-            and_(*conditions),
-        )
-        .order_by(col(InstrumentResponse.completed_at), col(InstrumentResponse.id))
     ).all()
-    # (instrument, trajectory) -> phase -> (scores, version); ordered by time, so the
-    # first baseline and the latest post/follow-up win.
-    measured: dict[tuple[str, int], dict[str, tuple[dict[str, Any], int]]] = defaultdict(dict)
-    owner: dict[int, int] = {}
-    for trajectory_id, professional_id, key, version, phase, scores, _at in rows:
-        owner[trajectory_id] = professional_id
-        phases = measured[(key, trajectory_id)]
-        if phase == "baseline" and "baseline" in phases:
-            continue
-        phases[phase] = (scores or {}, version)
-
-    # One pass over the measurements: (instrument, subscale, comparison) -> pairs, people.
-    pairs: dict[tuple[str, str, str], list[tuple[float, float]]] = defaultdict(list)
-    people: dict[tuple[str, str, str], set[int]] = defaultdict(set)
-    for (key, trajectory_id), phases in measured.items():
-        if "baseline" not in phases:
-            continue
-        before = phases["baseline"][0]
-        for comparison in COMPARISONS:
-            if comparison not in phases:
-                continue
-            after = phases[comparison][0]
-            for subscale_key, pre in before.items():
-                post = after.get(subscale_key)
-                if isinstance(pre, int | float) and isinstance(post, int | float):
-                    cell: tuple[str, str, str] = (key, subscale_key, comparison)
-                    pairs[cell].append((float(pre), float(post)))
-                    people[cell].add(owner[trajectory_id])
+    cells = {(r[0], r[1], r[2]): r[3:] for r in rows}
 
     out: list[ChangeRow] = []
     for key in INSTRUMENTS:
         definition = builtin_definition(key)
         for subscale in definition.subscales:
-            parameters = None
-            if subscale.sd is not None and subscale.reliability is not None:
-                parameters = ChangeParameters(sd=subscale.sd, reliability=subscale.reliability)
             for comparison in COMPARISONS:
-                cell = (key, subscale.key, comparison)
-                out.append(
-                    _change_row(
-                        key,
-                        definition.title,
-                        subscale,
-                        comparison,
-                        pairs.get(cell, []),
-                        len(people.get(cell, ())),
-                        parameters,
-                    )
-                )
+                cell = cells.get((key, subscale.key, comparison))
+                out.append(_change_row(key, definition.title, subscale, comparison, cell))
     return out
 
 
 def _change_row(
-    key: str,
-    title: Translation,
-    subscale: Any,
-    comparison: str,
-    pairs: list[tuple[float, float]],
-    people: int,
-    parameters: ChangeParameters | None,
+    key: str, title: Translation, subscale: Any, comparison: str, cell: Sequence[Any] | None
 ) -> ChangeRow:
     base = ChangeRow(
         instrument_key=key,
@@ -364,9 +329,21 @@ def _change_row(
         share_unchanged=None,
         share_deteriorated=None,
     )
-    if people < MIN_CELL or len(pairs) < MIN_CELL:
+    if cell is None:
         return base
-    change = paired_change(pairs, parameters=parameters, higher_is_better=subscale.higher_is_better)
+    n, people, total, squares, smallest, largest, judged, improved, deteriorated = cell
+    if people < MIN_CELL or n < MIN_CELL:
+        return base
+    known = judged == n  # every pair has a reliable-change verdict
+    change = paired_change_from_sums(
+        n=int(n),
+        total=float(total),
+        total_squares=float(squares),
+        smallest=float(smallest),
+        largest=float(largest),
+        improved=int(improved) if known else None,
+        deteriorated=int(deteriorated) if known else None,
+    )
     shares: list[float | None] = [None, None, None]
     if change.improved is not None and change.deteriorated is not None:
         counts = [change.improved, change.unchanged or 0, change.deteriorated]

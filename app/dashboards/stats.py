@@ -98,6 +98,33 @@ def paired_change(
     return PairedChange(n, mean, sd, ci_low, ci_high, d_z, improved, deteriorated)
 
 
+def paired_change_from_sums(
+    *,
+    n: int,
+    total: float,
+    total_squares: float,
+    smallest: float,
+    largest: float,
+    improved: int | None = None,
+    deteriorated: int | None = None,
+) -> PairedChange:
+    """The same figures as `paired_change`, from SQL aggregates of the changes.
+
+    n, Σd, Σd², min d and max d are what a GROUP BY gives; the SD is
+    √((Σd² − (Σd)²/n) / (n − 1)). When every change is the same (min = max) the SD is 0
+    exactly, so rounding in the sums cannot turn "no spread" into a huge d_z.
+    """
+    mean = total / n if n else None
+    sd = ci_low = ci_high = d_z = None
+    if n >= 2 and mean is not None:
+        variance = (total_squares - total * total / n) / (n - 1)
+        sd = 0.0 if smallest == largest else math.sqrt(max(variance, 0.0))
+        half_width = t_critical_95(n - 1) * sd / math.sqrt(n)
+        ci_low, ci_high = mean - half_width, mean + half_width
+        d_z = mean / sd if sd > 0 else None
+    return PairedChange(n, mean, sd, ci_low, ci_high, d_z, improved, deteriorated)
+
+
 def suppress_row(people: Sequence[int], total: int | None = None) -> list[bool]:
     """Which cells of one row of a breakdown to hide (True = hidden); the rule:
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.dashboards import summary
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput, NotFound
 from app.i18n import gettext as _
@@ -500,6 +501,11 @@ def save_instrument_answers(
     if complete:
         response.completed_at = response.completed_at or utcnow()
     session.add(response)
+    if response.completed_at is not None and summary.tracks(
+        response.instrument_key, response.phase
+    ):
+        session.flush()
+        summary.refresh_changes(session, trajectory_ids=[trajectory.id])  # type: ignore[list-item]
     _touch(reflection_session, trajectory, step.key)
     session.add(reflection_session)
     session.add(trajectory)
