@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from sqlmodel import Session
 
 from app import i18n
-from app.dashboards.summary import refresh_changes
+from app.dashboards.summary import rebuild_totals, refresh_changes
 from app.models import (
     FocusRelationship,
     InstrumentResponse,
@@ -101,8 +101,9 @@ def add_trajectory(
                 )
             )
     db.flush()
-    # Inserted past the service, so the summary table is rebuilt here as the service does.
+    # Inserted past the service, so the summary rows and totals are rebuilt here.
     refresh_changes(db, trajectory_ids=[trajectory.id])  # type: ignore[list-item]
+    rebuild_totals(db, organisation_id=org.id)  # type: ignore[arg-type]
     return trajectory
 
 

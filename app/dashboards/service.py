@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func
 from sqlalchemy import select as sql_select
@@ -25,16 +25,16 @@ from app.dashboards.stats import (
     selection_is_safe,
     suppress_row,
 )
-from app.dashboards.summary import COMPARISONS, INSTRUMENTS
+from app.dashboards.summary import COMPARISONS, FINISHED, INSTRUMENTS, change_cell
 from app.deps import Actor
 from app.i18n import local_zone
 from app.instruments.loader import builtin_definition
 from app.instruments.schema import Translation
 from app.models import (
+    DashboardTotal,
     FocusRelationship,
     ReflectionSession,
     Role,
-    SessionStatus,
     SubscaleChange,
     Trajectory,
     TrajectoryStatus,
@@ -42,8 +42,8 @@ from app.models import (
     UserRole,
 )
 from app.models.reflection import Sector
-
-_DONE: Final = (SessionStatus.completed.value, SessionStatus.reviewed.value)
+from app.programmes.loader import builtin_programme
+from app.reflection.service import DEFAULT_PROGRAMME
 
 
 @dataclass(frozen=True)
@@ -193,16 +193,17 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
     completed = col(Trajectory.status) == TrajectoryStatus.completed.value
     started_people = func.count(distinct(col(Trajectory.professional_id)))
     completed_people = func.count(distinct(case((completed, col(Trajectory.professional_id)))))
-    headline = sql_select(
-        func.count(distinct(col(Trajectory.id))),
-        started_people,
-        func.count(distinct(case((completed, col(Trajectory.id))))),
-        completed_people,
-    )
+    # One row per trajectory, so count(*) counts trajectories.
+    completed_trajectories = func.count(case((completed, 1)))
     conditions = _conditions(org, filters)
-    trajectories, people, done, done_people = session.execute(
-        headline.join(FocusRelationship, _join_focus()).where(*conditions)
-    ).one()
+    headline = sql_select(
+        func.count(), started_people, completed_trajectories, completed_people
+    ).select_from(Trajectory)
+    if filters.active:
+        headline = headline.join(FocusRelationship, _join_focus()).where(*conditions)
+    else:
+        headline = headline.where(col(Trajectory.organisation_id) == org)
+    trajectories, people, done, done_people = session.execute(headline).one()
     if filters.active:
         wider = [_professionals(session, org, w) for w in filters.wider()]
         if not selection_is_safe(int(people), wider):
@@ -215,11 +216,12 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
     sector_rows = session.execute(
         sql_select(
             col(FocusRelationship.sector),
-            func.count(distinct(col(Trajectory.id))),
+            func.count(),
             started_people,
-            func.count(distinct(case((completed, col(Trajectory.id))))),
+            completed_trajectories,
             completed_people,
         )
+        .select_from(Trajectory)
         .join(FocusRelationship, _join_focus())
         .where(*conditions)
         .group_by(FocusRelationship.sector)
@@ -238,71 +240,139 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
             sector_rows, hide_people, hide_done, strict=True
         )
     ]
-
-    is_done = col(ReflectionSession.status).in_(_DONE)
-    funnel_rows = session.execute(
-        sql_select(
-            col(ReflectionSession.position),
-            col(ReflectionSession.template_key),
-            func.count(distinct(case((is_done, col(Trajectory.id))))),
-            func.count(distinct(case((is_done, col(Trajectory.professional_id))))),
-        )
-        .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
-        .join(FocusRelationship, _join_focus())
-        .where(col(ReflectionSession.organisation_id) == org, *conditions)
-        .group_by(col(ReflectionSession.position), col(ReflectionSession.template_key))
-        .order_by(col(ReflectionSession.position))
-    ).all()
-    result.funnel = [
-        FunnelStep(int(position), str(key), _shown(n, n_people))
-        for position, key, n, n_people in funnel_rows
-    ]
-    result.changes = _changes(session, org, conditions, filtered=filters.active)
+    # Trajectories beyond one per professional: any group of n trajectories belongs to at
+    # least n − extra people, so a group that big needs no count of distinct people.
+    extra = int(trajectories) - int(people)
+    if filters.active:
+        result.funnel = _funnel_selected(session, org, conditions)
+        result.changes = _changes_selected(session, org, conditions)
+    else:
+        totals = session.execute(
+            sql_select(DashboardTotal).where(col(DashboardTotal.organisation_id) == org)
+        ).scalars()
+        by_kind: dict[str, dict[str, DashboardTotal]] = {"change": {}, "funnel": {}}
+        for total in totals:
+            by_kind.setdefault(total.kind, {})[total.cell] = total
+        result.funnel = _funnel_from_totals(session, org, by_kind["funnel"], extra)
+        result.changes = _changes_from_totals(session, org, by_kind["change"], extra)
+    if trajectories:
+        result.funnel = _with_every_session(result.funnel)
     return result
 
 
-def _changes(
-    session: Session,
-    organisation_id: int,
-    conditions: Sequence[ColumnElement[bool]],
-    *,
-    filtered: bool,
-) -> list[ChangeRow]:
-    reliable = col(SubscaleChange.reliable)
-    change = col(SubscaleChange.change)
-    query = sql_select(
-        col(SubscaleChange.instrument_key),
-        col(SubscaleChange.subscale_key),
-        col(SubscaleChange.comparison),
-        func.count(),
-        func.count(distinct(col(SubscaleChange.professional_id))),
-        func.sum(change),
-        func.sum(change * change),
-        func.min(change),
-        func.max(change),
-        func.count(reliable),
-        func.sum(case((reliable == 1, 1), else_=0)),
-        func.sum(case((reliable == -1, 1), else_=0)),
-    ).where(
-        col(SubscaleChange.organisation_id) == organisation_id,
-        col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
-    )
-    if filtered:
-        # Only a selection needs the trajectories' sector, coach and start.
-        query = (
-            query.join(Trajectory, col(Trajectory.id) == col(SubscaleChange.trajectory_id))
-            .join(FocusRelationship, _join_focus())
-            .where(and_(*conditions))
-        )
-    rows = session.execute(
-        query.group_by(
-            col(SubscaleChange.instrument_key),
-            col(SubscaleChange.subscale_key),
-            col(SubscaleChange.comparison),
-        )
-    ).all()
-    cells = {(r[0], r[1], r[2]): r[3:] for r in rows}
+def _with_every_session(funnel: list[FunnelStep]) -> list[FunnelStep]:
+    """The programme's sessions in order, a session nobody finished yet included."""
+    steps = {(step.position, step.template_key): step for step in funnel}
+    programme = builtin_programme(DEFAULT_PROGRAMME)
+    for position, template in enumerate(programme.sessions, start=1):
+        steps.setdefault((position, template.key), FunnelStep(position, template.key, None))
+    return sorted(steps.values(), key=lambda step: (step.position, step.template_key))
 
+
+def _funnel_selected(
+    session: Session, organisation_id: int, conditions: Sequence[ColumnElement[bool]]
+) -> list[FunnelStep]:
+    rows = session.execute(
+        sql_select(
+            col(ReflectionSession.position),
+            col(ReflectionSession.template_key),
+            func.count(),  # one session per trajectory and template
+            func.count(distinct(col(Trajectory.professional_id))),
+        )
+        .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
+        .join(FocusRelationship, _join_focus())
+        .where(
+            col(ReflectionSession.organisation_id) == organisation_id,
+            col(ReflectionSession.status).in_(FINISHED),
+            *conditions,
+        )
+        .group_by(col(ReflectionSession.position), col(ReflectionSession.template_key))
+    ).all()
+    return [
+        FunnelStep(int(position), str(key), _shown(n, n_people))
+        for position, key, n, n_people in rows
+    ]
+
+
+def _funnel_from_totals(
+    session: Session, organisation_id: int, totals: dict[str, DashboardTotal], extra: int
+) -> list[FunnelStep]:
+    out = []
+    for cell, total in totals.items():
+        position_text, _slash, key = cell.partition("/")
+        position = int(position_text)
+        people = total.n
+        if total.n - extra < MIN_CELL:
+            people = int(
+                session.execute(
+                    sql_select(func.count(distinct(col(Trajectory.professional_id))))
+                    .select_from(ReflectionSession)
+                    .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
+                    .where(
+                        col(ReflectionSession.organisation_id) == organisation_id,
+                        col(ReflectionSession.position) == position,
+                        col(ReflectionSession.template_key) == key,
+                        col(ReflectionSession.status).in_(FINISHED),
+                    )
+                ).scalar_one()
+            )
+        if total.n > 0:
+            out.append(FunnelStep(position, key, _shown(total.n, people)))
+    return out
+
+
+def _changes_from_totals(
+    session: Session, organisation_id: int, totals: dict[str, DashboardTotal], extra: int
+) -> list[ChangeRow]:
+    cells: dict[tuple[str, str, str], Cell] = {}
+    for key in INSTRUMENTS:
+        for subscale in builtin_definition(key).subscales:
+            for comparison in COMPARISONS:
+                total = totals.get(change_cell(key, subscale.key, comparison))
+                if total is None or total.n <= 0:
+                    continue
+                people = total.n
+                if total.n - extra < MIN_CELL:  # small enough to count exactly, cheaply
+                    people = int(
+                        session.execute(
+                            sql_select(
+                                func.count(distinct(col(SubscaleChange.professional_id)))
+                            ).where(
+                                col(SubscaleChange.organisation_id) == organisation_id,
+                                col(SubscaleChange.instrument_key) == key,
+                                col(SubscaleChange.subscale_key) == subscale.key,
+                                col(SubscaleChange.comparison) == comparison,
+                            )
+                        ).scalar_one()
+                    )
+                cells[(key, subscale.key, comparison)] = Cell(
+                    n=total.n,
+                    people=people,
+                    total=total.total,
+                    squares=total.squares,
+                    no_spread=None,
+                    judged=total.judged,
+                    improved=total.improved,
+                    deteriorated=total.deteriorated,
+                )
+    return _change_rows(cells)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The sums behind one change row."""
+
+    n: int
+    people: int
+    total: float
+    squares: float
+    no_spread: bool | None  # None: judge from the sums
+    judged: int
+    improved: int
+    deteriorated: int
+
+
+def _change_rows(cells: dict[tuple[str, str, str], Cell]) -> list[ChangeRow]:
     out: list[ChangeRow] = []
     for key in INSTRUMENTS:
         definition = builtin_definition(key)
@@ -313,8 +383,57 @@ def _changes(
     return out
 
 
+def _changes_selected(
+    session: Session, organisation_id: int, conditions: Sequence[ColumnElement[bool]]
+) -> list[ChangeRow]:
+    reliable = col(SubscaleChange.reliable)
+    change = col(SubscaleChange.change)
+    rows = session.execute(
+        sql_select(
+            col(SubscaleChange.instrument_key),
+            col(SubscaleChange.subscale_key),
+            col(SubscaleChange.comparison),
+            func.count(),
+            func.count(distinct(col(SubscaleChange.professional_id))),
+            func.sum(change),
+            func.sum(change * change),
+            func.min(change),
+            func.max(change),
+            func.count(reliable),
+            func.sum(case((reliable == 1, 1), else_=0)),
+            func.sum(case((reliable == -1, 1), else_=0)),
+        )
+        .join(Trajectory, col(Trajectory.id) == col(SubscaleChange.trajectory_id))
+        .join(FocusRelationship, _join_focus())
+        .where(
+            col(SubscaleChange.organisation_id) == organisation_id,
+            col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
+            and_(*conditions),
+        )
+        .group_by(
+            col(SubscaleChange.instrument_key),
+            col(SubscaleChange.subscale_key),
+            col(SubscaleChange.comparison),
+        )
+    ).all()
+    cells = {
+        (r[0], r[1], r[2]): Cell(
+            n=int(r[3]),
+            people=int(r[4]),
+            total=float(r[5]),
+            squares=float(r[6]),
+            no_spread=r[7] == r[8],
+            judged=int(r[9]),
+            improved=int(r[10] or 0),
+            deteriorated=int(r[11] or 0),
+        )
+        for r in rows
+    }
+    return _change_rows(cells)
+
+
 def _change_row(
-    key: str, title: Translation, subscale: Any, comparison: str, cell: Sequence[Any] | None
+    key: str, title: Translation, subscale: Any, comparison: str, cell: Cell | None
 ) -> ChangeRow:
     base = ChangeRow(
         instrument_key=key,
@@ -329,20 +448,16 @@ def _change_row(
         share_unchanged=None,
         share_deteriorated=None,
     )
-    if cell is None:
+    if cell is None or cell.people < MIN_CELL or cell.n < MIN_CELL:
         return base
-    n, people, total, squares, smallest, largest, judged, improved, deteriorated = cell
-    if people < MIN_CELL or n < MIN_CELL:
-        return base
-    known = judged == n  # every pair has a reliable-change verdict
+    known = cell.judged == cell.n  # every pair has a reliable-change verdict
     change = paired_change_from_sums(
-        n=int(n),
-        total=float(total),
-        total_squares=float(squares),
-        smallest=float(smallest),
-        largest=float(largest),
-        improved=int(improved) if known else None,
-        deteriorated=int(deteriorated) if known else None,
+        n=cell.n,
+        total=cell.total,
+        total_squares=cell.squares,
+        no_spread=cell.no_spread,
+        improved=cell.improved if known else None,
+        deteriorated=cell.deteriorated if known else None,
     )
     shares: list[float | None] = [None, None, None]
     if change.improved is not None and change.deteriorated is not None:

@@ -16,19 +16,32 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Connection, delete, func, insert
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from app.instruments.loader import builtin_definition
 from app.instruments.reliable_change import ChangeClass, ChangeParameters, reliable_change
-from app.models import InstrumentResponse, SubscaleChange, Trajectory
+from app.models import (
+    DashboardTotal,
+    InstrumentResponse,
+    ReflectionSession,
+    SessionStatus,
+    SubscaleChange,
+    Trajectory,
+)
 
 #: The questionnaires whose change the dashboard reports, in the order shown.
 INSTRUMENTS: Final = ("relationship", "efficacy", "strain", "empathy")
 #: Later measurements compared with the intake (the "baseline" phase).
 COMPARISONS: Final = ("post", "follow_up")
 PHASES: Final = ("baseline", *COMPARISONS)
+
+#: Session statuses that count as finished in the funnel.
+FINISHED: Final = (SessionStatus.completed.value, SessionStatus.reviewed.value)
+_SUMS: Final = ("n", "total", "squares", "judged", "improved", "deteriorated")
 
 _VERDICT: Final = {ChangeClass.IMPROVED: 1, ChangeClass.NO_CHANGE: 0, ChangeClass.DETERIORATED: -1}
 
@@ -109,10 +122,100 @@ def change_rows(
     return rows
 
 
+def change_cell(instrument_key: str, subscale_key: str, comparison: str) -> str:
+    """The `dashboard_total` cell of one subscale and comparison."""
+    return f"{instrument_key}/{subscale_key}/{comparison}"
+
+
+def funnel_cell(position: int, template_key: str) -> str:
+    """The `dashboard_total` cell of one session of the programme."""
+    return f"{position}/{template_key}"
+
+
+Sums = dict[tuple[int, str, str], dict[str, float]]  # (organisation, kind, cell) → sums
+
+
+def change_sums(rows: Iterable[dict[str, Any]], sign: int = 1) -> Sums:
+    """What summary rows add to (sign 1) or take from (sign −1) the organisation's totals."""
+    out: Sums = {}
+    for row in rows:
+        cell = change_cell(row["instrument_key"], row["subscale_key"], row["comparison"])
+        sums = out.setdefault((row["organisation_id"], "change", cell), dict.fromkeys(_SUMS, 0))
+        change, reliable = row["change"], row["reliable"]
+        sums["n"] += sign
+        sums["total"] += sign * change
+        sums["squares"] += sign * change * change
+        if reliable is not None:
+            sums["judged"] += sign
+            sums["improved"] += sign * (reliable == 1)
+            sums["deteriorated"] += sign * (reliable == -1)
+    return out
+
+
+def merge_sums(*parts: Sums) -> Sums:
+    out: Sums = {}
+    for part in parts:
+        for key, sums in part.items():
+            into = out.setdefault(key, dict.fromkeys(_SUMS, 0))
+            for name, value in sums.items():
+                into[name] += value
+    return out
+
+
+def add_to_totals(connection: Session | Connection, sums: Sums) -> None:
+    """Add to the running totals in one statement (an upsert that adds, safe under
+    concurrent writers: the database adds to whatever the row holds when it writes)."""
+    rows = [
+        {
+            "organisation_id": org,
+            "kind": kind,
+            "cell": cell,
+            **{k: v if k in ("total", "squares") else round(v) for k, v in values.items()},
+        }
+        for (org, kind, cell), values in sums.items()
+        if any(values.values())
+    ]
+    if not rows:
+        return
+    dialect = connection.get_bind().dialect.name if isinstance(connection, Session) else (
+        connection.dialect.name
+    )  # fmt: skip
+    table = DashboardTotal.__table__  # type: ignore[attr-defined]
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["organisation_id", "kind", "cell"],
+        set_={name: table.c[name] + statement.excluded[name] for name in _SUMS},
+    )
+    for row in sorted(rows, key=lambda r: (r["organisation_id"], r["kind"], r["cell"])):
+        connection.execute(statement, row)
+
+
+def count_finished_session(session: Session, *, reflection_session: ReflectionSession) -> None:
+    """A session has just been finished: one more in its step of the funnel."""
+    cell = funnel_cell(reflection_session.position, reflection_session.template_key)
+    sums: dict[str, float] = dict.fromkeys(_SUMS, 0)
+    sums["n"] = 1
+    add_to_totals(session, {(reflection_session.organisation_id, "funnel", cell): sums})
+
+
 def refresh_changes(session: Session, *, trajectory_ids: Sequence[int]) -> None:
-    """Rebuild the summary rows of these trajectories from their completed responses."""
+    """Rebuild the summary rows of these trajectories from their completed responses,
+    and move the organisation's running totals by the difference."""
     if not trajectory_ids:
         return
+    old = [
+        dict(row._mapping)
+        for row in session.execute(
+            sql_select(
+                col(SubscaleChange.organisation_id),
+                col(SubscaleChange.instrument_key),
+                col(SubscaleChange.subscale_key),
+                col(SubscaleChange.comparison),
+                col(SubscaleChange.change),
+                col(SubscaleChange.reliable),
+            ).where(col(SubscaleChange.trajectory_id).in_(trajectory_ids))
+        )
+    ]
     records = session.execute(
         sql_select(
             col(InstrumentResponse.trajectory_id),
@@ -142,7 +245,53 @@ def refresh_changes(session: Session, *, trajectory_ids: Sequence[int]) -> None:
         by_organisation.setdefault(org, []).append(
             ScoredResponse(trajectory_id, key, phase, scores or {}, completed_at, id_)
         )
+    new: list[dict[str, Any]] = []
     for org, responses in by_organisation.items():
-        rows = change_rows(responses, professional_of, org)
-        if rows:
-            session.execute(insert(SubscaleChange), rows)
+        new += change_rows(responses, professional_of, org)
+    if new:
+        session.execute(insert(SubscaleChange), new)
+    add_to_totals(session, merge_sums(change_sums(new), change_sums(old, sign=-1)))
+
+
+def funnel_sums(connection: Session | Connection, organisation_id: int | None = None) -> Sums:
+    """The funnel totals counted from the sessions (for a rebuild)."""
+    query = sql_select(
+        col(ReflectionSession.organisation_id),
+        col(ReflectionSession.position),
+        col(ReflectionSession.template_key),
+        func.count(),
+    ).where(col(ReflectionSession.status).in_(FINISHED))
+    if organisation_id is not None:
+        query = query.where(col(ReflectionSession.organisation_id) == organisation_id)
+    query = query.group_by(
+        col(ReflectionSession.organisation_id),
+        col(ReflectionSession.position),
+        col(ReflectionSession.template_key),
+    )
+    out: Sums = {}
+    for org, position, key, n in connection.execute(query):
+        sums: dict[str, float] = dict.fromkeys(_SUMS, 0)
+        sums["n"] = n
+        out[(org, "funnel", funnel_cell(position, key))] = sums
+    return out
+
+
+def rebuild_totals(session: Session, *, organisation_id: int) -> None:
+    """Recompute an organisation's running totals from its sessions and summary rows."""
+    rows = [
+        dict(row._mapping)
+        for row in session.execute(
+            sql_select(
+                col(SubscaleChange.organisation_id),
+                col(SubscaleChange.instrument_key),
+                col(SubscaleChange.subscale_key),
+                col(SubscaleChange.comparison),
+                col(SubscaleChange.change),
+                col(SubscaleChange.reliable),
+            ).where(col(SubscaleChange.organisation_id) == organisation_id)
+        )
+    ]
+    session.execute(
+        delete(DashboardTotal).where(col(DashboardTotal.organisation_id) == organisation_id)
+    )
+    add_to_totals(session, merge_sums(change_sums(rows), funnel_sums(session, organisation_id)))

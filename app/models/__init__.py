@@ -4,7 +4,7 @@ from app.models.audit import AuditEvent
 from app.models.auth import AccountToken, LoginFailure, TokenPurpose, UserSession
 from app.models.base import utcnow
 from app.models.coaching import Coding, CodingEvidence, Feedback, Notification
-from app.models.dashboards import SubscaleChange
+from app.models.dashboards import DashboardTotal, SubscaleChange
 from app.models.instruments import OrganisationInstrument
 from app.models.mail import OutboxMessage
 from app.models.orgs import CoachAssignment, Organisation, Role, User, UserRole
@@ -30,6 +30,7 @@ __all__ = [
     "CoachAssignment",
     "Coding",
     "CodingEvidence",
+    "DashboardTotal",
     "DiaryEntry",
     "ExperimentLogEntry",
     "Feedback",

@@ -41,3 +41,29 @@ class SubscaleChange(SQLModel, table=True):
     comparison: str = Field(max_length=20)
     change: float
     reliable: int | None = None
+
+
+class DashboardTotal(SQLModel, table=True):
+    """Running sums of one figure of one organisation, so the whole-organisation dashboard
+    reads a few dozen rows instead of scanning every session and every change.
+
+    kind "change": cell "instrument/subscale/comparison", the sums of `subscale_change`
+    (n pairs, Σ change, Σ change², how many have a reliable-change verdict, how many
+    improved, deteriorated). kind "funnel": cell "position/template key", n = sessions
+    finished. Kept by `app.dashboards.summary` with additive updates in the same
+    transaction as the change; `rebuild_totals` recomputes them from the base tables.
+    """
+
+    __tablename__ = "dashboard_total"
+    __table_args__ = (UniqueConstraint("organisation_id", "kind", "cell"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    kind: str = Field(max_length=20)
+    cell: str = Field(max_length=200)
+    n: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+    judged: int = 0
+    improved: int = 0
+    deteriorated: int = 0

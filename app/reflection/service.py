@@ -594,6 +594,7 @@ def complete_session(
     reflection_session.status = SessionStatus.completed
     reflection_session.completed_at = now
     session.add(reflection_session)
+    summary.count_finished_session(session, reflection_session=reflection_session)
     programme = programme_of(trajectory)
     sessions = trajectory_sessions(session, trajectory)
     for item in sessions:

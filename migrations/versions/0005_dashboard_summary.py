@@ -1,4 +1,5 @@
-"""Dashboard summary: each trajectory's change per subscale, backfilled from the responses.
+"""Dashboard summary: each trajectory's change per subscale and the organisations' running
+totals, backfilled from the responses and sessions.
 
 Revision ID: 0005
 Revises: 0004
@@ -49,12 +50,38 @@ def upgrade() -> None:
             ],
             unique=False,
         )
+    op.create_table(
+        "dashboard_total",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("cell", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Float(), nullable=False),
+        sa.Column("squares", sa.Float(), nullable=False),
+        sa.Column("judged", sa.Integer(), nullable=False),
+        sa.Column("improved", sa.Integer(), nullable=False),
+        sa.Column("deteriorated", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["organisation_id"], ["organisation.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("organisation_id", "kind", "cell"),
+    )
     _backfill()
 
 
 def _backfill() -> None:
     """Summary rows for the responses already stored, by the rule the app uses."""
-    from app.dashboards.summary import INSTRUMENTS, PHASES, ScoredResponse, change_rows
+    # The app's own pairing rule, so the backfill and the live updates cannot differ.
+    from app.dashboards.summary import (
+        INSTRUMENTS,
+        PHASES,
+        ScoredResponse,
+        add_to_totals,
+        change_rows,
+        change_sums,
+        funnel_sums,
+        merge_sums,
+    )
 
     bind = op.get_bind()
     response = sa.table(
@@ -113,13 +140,17 @@ def _backfill() -> None:
             )
         ),
     )
+    every_row = []
     for org, responses in by_organisation.items():
         rows = change_rows(responses, professional_of, org)
         if rows:
             bind.execute(summary.insert(), rows)
+        every_row += rows
+    add_to_totals(bind, merge_sums(change_sums(every_row), funnel_sums(bind)))
 
 
 def downgrade() -> None:
+    op.drop_table("dashboard_total")
     with op.batch_alter_table("subscale_change", schema=None) as batch_op:
         batch_op.drop_index("ix_subscale_change_dashboard")
     op.drop_table("subscale_change")
