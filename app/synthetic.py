@@ -306,13 +306,13 @@ def _trajectory(
     )  # fmt: skip
     counts.trajectories += 1
     for index, (template, day) in enumerate(zip(templates, days, strict=True)):
-        position = index + 1
+        position = index  # numbered from 0, as start_trajectory does
         at = started + timedelta(days=day, hours=rng.randint(0, 8))
-        if position <= done:
+        if index < done:
             status = "skipped" if template.optional and skip_optional else "completed"
             if status == "completed" and rng.random() < 0.5:
                 status = "reviewed"
-        elif position == done + 1:
+        elif index == done:
             status = "in_progress" if rng.random() < 0.5 else "open"
         else:
             status = "locked"

@@ -339,3 +339,27 @@ def test_a_supervisor_sees_only_their_own_organisation(
     # Our coach as a filter from the other organisation is ignored, not a way in.
     other = client.get(f"/dashboard/export.csv?coach={cast.coach.id}").text
     assert "Carla" not in other
+
+
+def test_the_running_totals_give_the_same_figures_as_a_selection_of_everyone(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    # The whole organisation is read from the running totals, a selection from the rows;
+    # a period that holds everyone must show exactly the same figures.
+    six_with_known_change(db, cast)
+    for person, change in zip(professionals(db, cast.org, 7, "care"), range(7), strict=True):
+        add_trajectory(db, cast.org, person, sector="childcare", closeness=(4.0, 4.0 - change / 4))
+    db.commit()
+    client.login_as(cast.supervisor)
+
+    def figures(query: str) -> list[str]:
+        text = client.get(query).text
+        tables = re.findall(r'<table class="change-table".*?</table>', text, flags=re.S)
+        funnel = re.search(r'id="table-funnel">(.*?)</table>', text, flags=re.S)
+        assert tables and funnel
+        return [re.sub(r"\s+", " ", t) for t in [*tables, funnel.group(1)]]
+
+    everyone = figures("/dashboard")
+    row = closeness_post(client.get("/dashboard"))
+    assert re.search(r"\b13\b", row) and re.search(r"\d,\d\d", row)
+    assert figures("/dashboard?from=2000-01-01") == everyone

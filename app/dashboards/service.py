@@ -262,11 +262,13 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
 
 def _with_every_session(funnel: list[FunnelStep]) -> list[FunnelStep]:
     """The programme's sessions in order, a session nobody finished yet included."""
-    steps = {(step.position, step.template_key): step for step in funnel}
+    steps = list(funnel)
+    present = {step.template_key for step in funnel}
     programme = builtin_programme(DEFAULT_PROGRAMME)
-    for position, template in enumerate(programme.sessions, start=1):
-        steps.setdefault((position, template.key), FunnelStep(position, template.key, None))
-    return sorted(steps.values(), key=lambda step: (step.position, step.template_key))
+    for position, template in enumerate(programme.sessions):  # as start_trajectory numbers
+        if template.key not in present:
+            steps.append(FunnelStep(position, template.key, None))
+    return sorted(steps, key=lambda step: (step.position, step.template_key))
 
 
 def _funnel_selected(
