@@ -28,12 +28,14 @@ from app.dashboards.summary import (
     change_sums,
     funnel_sums,
     merge_sums,
+    participation_rows,
 )
 from app.instruments.loader import builtin_definition
 from app.instruments.schema import InstrumentDefinition
 from app.instruments.scoring import score_response
 from app.models import (
     CoachAssignment,
+    DashboardTotal,
     FocusRelationship,
     InstrumentResponse,
     Organisation,
@@ -134,6 +136,7 @@ def generate(
         ReflectionSession,
         InstrumentResponse,
         SubscaleChange,
+        DashboardTotal,
     )
     tables: dict[str, Table] = {m.__table__.name: m.__table__ for m in models}
     counts = Counts()
@@ -229,6 +232,8 @@ def generate(
         added = {row["id"] for row in rows["organisation"]}
         funnel = {k: v for k, v in funnel_sums(connection).items() if k[0] in added}
         add_to_totals(connection, merge_sums(change_sums(rows["subscale_change"]), funnel))
+        participation = [r for r in participation_rows(connection) if r["organisation_id"] in added]
+        _insert(connection, tables["dashboard_total"], participation)
         if connection.dialect.name == "postgresql":
             for name in tables:
                 connection.execute(

@@ -45,8 +45,8 @@ def totals(db: Session, organisation_id: int) -> dict[tuple[str, str], tuple[Any
         select(DashboardTotal).where(DashboardTotal.organisation_id == organisation_id)
     ).all()
     return {
-        (t.kind, t.cell): (t.n, round(t.total, 9), round(t.squares, 9), t.judged, t.improved,
-                           t.deteriorated)
+        (t.kind, t.cell): (t.n, t.people, t.completed, t.completed_people, round(t.total, 9),
+                           round(t.squares, 9), t.judged, t.improved, t.deteriorated)
         for t in rows
         if t.n
     }  # fmt: skip
@@ -68,6 +68,7 @@ def test_finishing_sessions_keeps_the_summary_and_totals_up_to_date(
 ) -> None:
     client.login_as(cast.professional)
     trajectory, sessions = start(client, db)
+    assert totals(db, cast.org.id)[("participation", "sector/education")][:2] == (1, 1)  # type: ignore[arg-type]
     do_intake(client, sessions["intake"].id)  # every item 3
     assert totals(db, cast.org.id)[("funnel", "0/intake")][0] == 1  # type: ignore[arg-type]
     assert summary_rows(db, cast.org.id) == set()  # type: ignore[arg-type]

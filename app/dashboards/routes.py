@@ -52,7 +52,7 @@ def _filters(
 def dashboard(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
     coaches = service.coach_options(session, actor=actor)
     filters, errors = _filters(request, coaches)
-    board = service.dashboard(session, actor=actor, filters=filters)
+    board = service.dashboard(session, actor=actor, filters=filters, coaches=coaches)
     context = {
         "board": board,
         "errors": errors,
@@ -67,7 +67,7 @@ def _export(
 ) -> tuple[service.Dashboard, str | None]:
     coaches = service.coach_options(session, actor=actor)
     filters, _errors = _filters(request, coaches)
-    board = service.dashboard(session, actor=actor, filters=filters)
+    board = service.dashboard(session, actor=actor, filters=filters, coaches=coaches)
     return board, next((c.name for c in coaches if c.id == filters.coach_id), None)
 
 

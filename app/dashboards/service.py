@@ -162,23 +162,35 @@ def _professionals(session: Session, organisation_id: int, filters: Filters) -> 
 
 def coach_options(session: Session, *, actor: Actor) -> list[CoachOption]:
     """The coaches with trajectories in the organisation (for the cohort filter)."""
+    coach_ids = (
+        sql_select(col(Trajectory.coach_id))
+        .where(col(Trajectory.organisation_id) == actor.organisation_id)
+        .distinct()
+        .scalar_subquery()
+    )  # an index-only scan of ix_trajectory_organisation_coach
     rows = session.exec(
         select(User.id, User.display_name)
-        .join(Trajectory, col(Trajectory.coach_id) == col(User.id))
         .where(
-            col(Trajectory.organisation_id) == actor.organisation_id,
             col(User.organisation_id) == actor.organisation_id,
+            col(User.id).in_(coach_ids),
         )
-        .distinct()
         .order_by(User.display_name)
     ).all()
     return [CoachOption(int(id_), name) for id_, name in rows if id_ is not None]
 
 
-def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
+def dashboard(
+    session: Session,
+    *,
+    actor: Actor,
+    filters: Filters,
+    coaches: list[CoachOption] | None = None,
+) -> Dashboard:
     """The dashboard figures of the actor's organisation for one selection."""
     org = actor.organisation_id
-    result = Dashboard(filters=filters, coaches=coach_options(session, actor=actor))
+    if coaches is None:
+        coaches = coach_options(session, actor=actor)
+    result = Dashboard(filters=filters, coaches=coaches)
     accounts = session.exec(
         select(func.count(distinct(col(UserRole.user_id))))
         .join(User, col(User.id) == col(UserRole.user_id))
@@ -196,37 +208,53 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
     # One row per trajectory, so count(*) counts trajectories.
     completed_trajectories = func.count(case((completed, 1)))
     conditions = _conditions(org, filters)
-    headline = sql_select(
-        func.count(), started_people, completed_trajectories, completed_people
-    ).select_from(Trajectory)
+    totals: dict[str, dict[str, DashboardTotal]] = {"change": {}, "funnel": {}, "participation": {}}
+    sector_rows: Sequence[Sequence[Any]]
     if filters.active:
-        headline = headline.join(FocusRelationship, _join_focus()).where(*conditions)
-    else:
-        headline = headline.where(col(Trajectory.organisation_id) == org)
-    trajectories, people, done, done_people = session.execute(headline).one()
-    if filters.active:
+        trajectories, people, done, done_people = session.execute(
+            sql_select(func.count(), started_people, completed_trajectories, completed_people)
+            .select_from(Trajectory)
+            .join(FocusRelationship, _join_focus())
+            .where(*conditions)
+        ).one()
         wider = [_professionals(session, org, w) for w in filters.wider()]
         if not selection_is_safe(int(people), wider):
             result.withheld = True
             return result
+        sector_rows = session.execute(
+            sql_select(
+                col(FocusRelationship.sector),
+                func.count(),
+                started_people,
+                completed_trajectories,
+                completed_people,
+            )
+            .select_from(Trajectory)
+            .join(FocusRelationship, _join_focus())
+            .where(*conditions)
+            .group_by(FocusRelationship.sector)
+            .order_by(FocusRelationship.sector)
+        ).all()
+    else:
+        # The whole organisation: its running totals (a few dozen rows).
+        for total in session.execute(
+            sql_select(DashboardTotal).where(col(DashboardTotal.organisation_id) == org)
+        ).scalars():
+            totals.setdefault(total.kind, {})[total.cell] = total
+        participation = totals["participation"]
+        whole = participation.get("all")
+        trajectories, people, done, done_people = (
+            (whole.n, whole.people, whole.completed, whole.completed_people) if whole else (0,) * 4
+        )
+        sector_rows = [
+            (cell.removeprefix("sector/"), t.n, t.people, t.completed, t.completed_people)
+            for cell, t in sorted(participation.items())
+            if cell.startswith("sector/") and t.n
+        ]
     result.professionals = _shown(people, people)
     result.started = _shown(trajectories, people)
     result.completed = _shown(done, done_people)
 
-    sector_rows = session.execute(
-        sql_select(
-            col(FocusRelationship.sector),
-            func.count(),
-            started_people,
-            completed_trajectories,
-            completed_people,
-        )
-        .select_from(Trajectory)
-        .join(FocusRelationship, _join_focus())
-        .where(*conditions)
-        .group_by(FocusRelationship.sector)
-        .order_by(FocusRelationship.sector)
-    ).all()
     hide_people = suppress_row([r[2] for r in sector_rows], total=people)
     hide_done = suppress_row([r[4] for r in sector_rows], total=done_people)
     result.sectors = [
@@ -247,14 +275,8 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
         result.funnel = _funnel_selected(session, org, conditions)
         result.changes = _changes_selected(session, org, conditions)
     else:
-        totals = session.execute(
-            sql_select(DashboardTotal).where(col(DashboardTotal.organisation_id) == org)
-        ).scalars()
-        by_kind: dict[str, dict[str, DashboardTotal]] = {"change": {}, "funnel": {}}
-        for total in totals:
-            by_kind.setdefault(total.kind, {})[total.cell] = total
-        result.funnel = _funnel_from_totals(session, org, by_kind["funnel"], extra)
-        result.changes = _changes_from_totals(session, org, by_kind["change"], extra)
+        result.funnel = _funnel_from_totals(session, org, totals["funnel"], extra)
+        result.changes = _changes_from_totals(session, org, totals["change"], extra)
     if trajectories:
         result.funnel = _with_every_session(result.funnel)
     return result

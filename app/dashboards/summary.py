@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete, func, insert
+from sqlalchemy import Connection, case, delete, distinct, func, insert
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,11 +26,14 @@ from app.instruments.loader import builtin_definition
 from app.instruments.reliable_change import ChangeClass, ChangeParameters, reliable_change
 from app.models import (
     DashboardTotal,
+    FocusRelationship,
     InstrumentResponse,
+    Organisation,
     ReflectionSession,
     SessionStatus,
     SubscaleChange,
     Trajectory,
+    TrajectoryStatus,
 )
 
 #: The questionnaires whose change the dashboard reports, in the order shown.
@@ -276,6 +279,64 @@ def funnel_sums(connection: Session | Connection, organisation_id: int | None = 
     return out
 
 
+_PARTICIPATION: Final = ("n", "people", "completed", "completed_people")
+
+
+def participation_rows(
+    connection: Session | Connection, organisation_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The participation totals counted from the trajectories: all, and per sector."""
+    completed = col(Trajectory.status) == TrajectoryStatus.completed.value
+    counts = (
+        func.count(),
+        func.count(distinct(col(Trajectory.professional_id))),
+        func.count(case((completed, 1))),
+        func.count(distinct(case((completed, col(Trajectory.professional_id))))),
+    )
+    query = (
+        sql_select(col(Trajectory.organisation_id), col(FocusRelationship.sector), *counts)
+        .join(FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id))
+        .where(col(FocusRelationship.organisation_id) == col(Trajectory.organisation_id))
+        .group_by(col(Trajectory.organisation_id), col(FocusRelationship.sector))
+    )
+    whole = sql_select(col(Trajectory.organisation_id), *counts).group_by(
+        col(Trajectory.organisation_id)
+    )
+    if organisation_id is not None:
+        query = query.where(col(Trajectory.organisation_id) == organisation_id)
+        whole = whole.where(col(Trajectory.organisation_id) == organisation_id)
+    rows: list[dict[str, Any]] = []
+    empty = dict.fromkeys(_SUMS, 0)
+    for org, sector, *values in connection.execute(query):
+        rows.append({"organisation_id": org, "kind": "participation", "cell": f"sector/{sector}",
+                     **empty, **dict(zip(_PARTICIPATION, values, strict=True))})  # fmt: skip
+    for org, *values in connection.execute(whole):
+        rows.append({"organisation_id": org, "kind": "participation", "cell": "all",
+                     **empty, **dict(zip(_PARTICIPATION, values, strict=True))})  # fmt: skip
+    return rows
+
+
+def recount_participation(session: Session, *, organisation_id: int) -> None:
+    """Recount the organisation's participation totals after a trajectory event."""
+    # One recount at a time per organisation: a recount that waited sees the other's
+    # committed trajectory (PostgreSQL; SQLite has a single writer anyway).
+    session.execute(
+        sql_select(col(Organisation.id))
+        .where(col(Organisation.id) == organisation_id)
+        .with_for_update()
+    )
+    session.flush()
+    session.execute(
+        delete(DashboardTotal).where(
+            col(DashboardTotal.organisation_id) == organisation_id,
+            col(DashboardTotal.kind) == "participation",
+        )
+    )
+    rows = participation_rows(session, organisation_id)
+    if rows:
+        session.execute(insert(DashboardTotal), rows)
+
+
 def rebuild_totals(session: Session, *, organisation_id: int) -> None:
     """Recompute an organisation's running totals from its sessions and summary rows."""
     rows = [
@@ -295,3 +356,4 @@ def rebuild_totals(session: Session, *, organisation_id: int) -> None:
         delete(DashboardTotal).where(col(DashboardTotal.organisation_id) == organisation_id)
     )
     add_to_totals(session, merge_sums(change_sums(rows), funnel_sums(session, organisation_id)))
+    recount_participation(session, organisation_id=organisation_id)

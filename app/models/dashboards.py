@@ -51,7 +51,11 @@ class DashboardTotal(SQLModel, table=True):
     (n pairs, Σ change, Σ change², how many have a reliable-change verdict, how many
     improved, deteriorated). kind "funnel": cell "position/template key", n = sessions
     finished. Kept by `app.dashboards.summary` with additive updates in the same
-    transaction as the change; `rebuild_totals` recomputes them from the base tables.
+    transaction as the change. kind "participation": cell "all" or "sector/<sector>",
+    n = trajectories started, people = professionals among them, completed and
+    completed_people likewise; distinct people do not add up, so these are recounted
+    (one GROUP BY) whenever a trajectory starts, completes, is archived or changes
+    sector. `rebuild_totals` recomputes everything from the base tables.
     """
 
     __tablename__ = "dashboard_total"
@@ -62,6 +66,9 @@ class DashboardTotal(SQLModel, table=True):
     kind: str = Field(max_length=20)
     cell: str = Field(max_length=200)
     n: int = 0
+    people: int = 0
+    completed: int = 0
+    completed_people: int = 0
     total: float = 0.0
     squares: float = 0.0
     judged: int = 0

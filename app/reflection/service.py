@@ -154,6 +154,8 @@ def save_relationship(
     relationship.updated_at = utcnow()
     session.add(relationship)
     session.flush()
+    if relationship_id is not None:  # the sector may have changed under its trajectories
+        summary.recount_participation(session, organisation_id=actor.organisation_id)
     return relationship
 
 
@@ -172,6 +174,8 @@ def archive_relationship(
     ).all():
         trajectory.status = TrajectoryStatus.archived
         session.add(trajectory)
+    session.flush()
+    summary.recount_participation(session, organisation_id=actor.organisation_id)
     return relationship
 
 
@@ -232,6 +236,7 @@ def start_trajectory(
     ]
     refresh_statuses(programme, sessions, today=date.today())
     session.add_all(sessions)
+    summary.recount_participation(session, organisation_id=actor.organisation_id)
     return trajectory
 
 
@@ -608,6 +613,9 @@ def complete_session(
         trajectory.completed_at = now
     trajectory.last_activity_at = now
     session.add(trajectory)
+    if trajectory.status == TrajectoryStatus.completed:
+        session.flush()
+        summary.recount_participation(session, organisation_id=trajectory.organisation_id)
     return []
 
 

@@ -57,6 +57,9 @@ def upgrade() -> None:
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("cell", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("people", sa.Integer(), nullable=False),
+        sa.Column("completed", sa.Integer(), nullable=False),
+        sa.Column("completed_people", sa.Integer(), nullable=False),
         sa.Column("total", sa.Float(), nullable=False),
         sa.Column("squares", sa.Float(), nullable=False),
         sa.Column("judged", sa.Integer(), nullable=False),
@@ -66,6 +69,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("organisation_id", "kind", "cell"),
     )
+    with op.batch_alter_table("trajectory", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_trajectory_organisation_coach", ["organisation_id", "coach_id"], unique=False
+        )
     _backfill()
 
 
@@ -81,6 +88,7 @@ def _backfill() -> None:
         change_sums,
         funnel_sums,
         merge_sums,
+        participation_rows,
     )
 
     bind = op.get_bind()
@@ -147,9 +155,14 @@ def _backfill() -> None:
             bind.execute(summary.insert(), rows)
         every_row += rows
     add_to_totals(bind, merge_sums(change_sums(every_row), funnel_sums(bind)))
+    rows = participation_rows(bind)
+    if rows:
+        bind.execute(sa.table("dashboard_total", *(sa.column(c) for c in rows[0])).insert(), rows)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("trajectory", schema=None) as batch_op:
+        batch_op.drop_index("ix_trajectory_organisation_coach")
     op.drop_table("dashboard_total")
     with op.batch_alter_table("subscale_change", schema=None) as batch_op:
         batch_op.drop_index("ix_subscale_change_dashboard")
