@@ -363,3 +363,27 @@ def test_the_running_totals_give_the_same_figures_as_a_selection_of_everyone(
     row = closeness_post(client.get("/dashboard"))
     assert re.search(r"\b13\b", row) and re.search(r"\d,\d\d", row)
     assert figures("/dashboard?from=2000-01-01") == everyone
+
+
+def test_five_trajectories_of_one_person_are_one_person(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    # Six people stopped after the interview; one person did the whole programme five
+    # times. The later sessions and the change are that one person's: hidden.
+    for person in professionals(db, cast.org, 6, "stop"):
+        add_trajectory(db, cast.org, person, done=2)
+    keen = professionals(db, cast.org, 1, "keen")[0]
+    for change in (0.5, 1.0, 1.5, 0.0, 2.0):
+        add_trajectory(db, cast.org, keen, closeness=(3.0, 3.0 + change))
+    db.commit()
+    client.login_as(cast.supervisor)
+    hidden = say("fewer than %(n)s", n=5)
+    for query in ("/dashboard", "/dashboard?from=2000-01-01"):
+        page = client.get(query)
+        funnel = re.search(r'id="table-funnel">(.*?)</table>', page.text, flags=re.S)
+        assert funnel, query
+        shown = re.findall(r"<td>\s*(\d+)\s*</td>", funnel.group(1))
+        assert shown == ["11", "11"], (query, shown)  # intake and interview: 7 people
+        assert html.unescape(funnel.group(1)).count(hidden) == 4
+        assert closeness_post(page).count(hidden) == 1, query
+        assert re.search(r'id="figure-professionals">\s*7\s*<', page.text)

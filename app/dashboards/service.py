@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func
+from sqlalchemy import ColumnElement, case, distinct, func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -272,8 +272,14 @@ def dashboard(
     # least n − extra people, so a group that big needs no count of distinct people.
     extra = int(trajectories) - int(people)
     if filters.active:
-        result.funnel = _funnel_selected(session, org, conditions)
-        result.changes = _changes_selected(session, org, conditions)
+        selected = (
+            sql_select(col(Trajectory.id))
+            .join(FocusRelationship, _join_focus())
+            .where(*conditions)
+            .scalar_subquery()
+        )
+        result.funnel = _funnel_selected(session, org, selected, extra)
+        result.changes = _changes_selected(session, org, selected)
     else:
         result.funnel = _funnel_from_totals(session, org, totals["funnel"], extra)
         result.changes = _changes_from_totals(session, org, totals["change"], extra)
@@ -294,28 +300,39 @@ def _with_every_session(funnel: list[FunnelStep]) -> list[FunnelStep]:
 
 
 def _funnel_selected(
-    session: Session, organisation_id: int, conditions: Sequence[ColumnElement[bool]]
+    session: Session, organisation_id: int, selected: Any, extra: int
 ) -> list[FunnelStep]:
+    """The funnel of the selected trajectories (`selected`: a subquery of their ids)."""
+    finished = (
+        col(ReflectionSession.organisation_id) == organisation_id,
+        col(ReflectionSession.status).in_(FINISHED),
+        col(ReflectionSession.trajectory_id).in_(selected),
+    )
     rows = session.execute(
         sql_select(
             col(ReflectionSession.position),
             col(ReflectionSession.template_key),
             func.count(),  # one session per trajectory and template
-            func.count(distinct(col(Trajectory.professional_id))),
         )
-        .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
-        .join(FocusRelationship, _join_focus())
-        .where(
-            col(ReflectionSession.organisation_id) == organisation_id,
-            col(ReflectionSession.status).in_(FINISHED),
-            *conditions,
-        )
+        .where(*finished)
         .group_by(col(ReflectionSession.position), col(ReflectionSession.template_key))
     ).all()
-    return [
-        FunnelStep(int(position), str(key), _shown(n, n_people))
-        for position, key, n, n_people in rows
-    ]
+    out = []
+    for position, key, n in rows:
+        people = n
+        if n - extra < MIN_CELL:  # small enough that the number of people matters
+            people = session.execute(
+                sql_select(func.count(distinct(col(Trajectory.professional_id))))
+                .select_from(ReflectionSession)
+                .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
+                .where(
+                    *finished,
+                    col(ReflectionSession.position) == position,
+                    col(ReflectionSession.template_key) == key,
+                )
+            ).scalar_one()
+        out.append(FunnelStep(int(position), str(key), _shown(n, people)))
+    return out
 
 
 def _funnel_from_totals(
@@ -407,9 +424,7 @@ def _change_rows(cells: dict[tuple[str, str, str], Cell]) -> list[ChangeRow]:
     return out
 
 
-def _changes_selected(
-    session: Session, organisation_id: int, conditions: Sequence[ColumnElement[bool]]
-) -> list[ChangeRow]:
+def _changes_selected(session: Session, organisation_id: int, selected: Any) -> list[ChangeRow]:
     reliable = col(SubscaleChange.reliable)
     change = col(SubscaleChange.change)
     rows = session.execute(
@@ -427,12 +442,10 @@ def _changes_selected(
             func.sum(case((reliable == 1, 1), else_=0)),
             func.sum(case((reliable == -1, 1), else_=0)),
         )
-        .join(Trajectory, col(Trajectory.id) == col(SubscaleChange.trajectory_id))
-        .join(FocusRelationship, _join_focus())
         .where(
             col(SubscaleChange.organisation_id) == organisation_id,
             col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
-            and_(*conditions),
+            col(SubscaleChange.trajectory_id).in_(selected),
         )
         .group_by(
             col(SubscaleChange.instrument_key),
