@@ -138,6 +138,9 @@ def test_the_figures_match_crafted_data(client: Client, cast: Cast, db: Session)
     page = client.login_as(cast.supervisor).get("/dashboard")
     assert page.status_code == 200
     row = closeness_post(page)
+    # The effect chart has one bar: closeness after six weeks (d_z 1.38, to the right).
+    effect = re.search(r'<svg[^>]*id="dashboard-effect-post".*?</svg>', page.text, re.S)
+    assert effect and effect.group(0).count("<rect") == 1
     assert re.search(r"\b6\b", row)
     for figure in ("+0,83", "0,20", "1,47", "1,38"):
         assert figure in row, (figure, row)
@@ -387,3 +390,9 @@ def test_five_trajectories_of_one_person_are_one_person(
         assert html.unescape(funnel.group(1)).count(hidden) == 4
         assert closeness_post(page).count(hidden) == 1, query
         assert re.search(r'id="figure-professionals">\s*7\s*<', page.text)
+        # The charts show the same: bars for the two big steps, words for the rest.
+        chart = re.search(r'<svg[^>]*id="dashboard-funnel".*?</svg>', page.text, flags=re.S)
+        assert chart, query
+        assert chart.group(0).count("<rect") == 2 and chart.group(0).count(hidden) == 4
+        effect = re.search(r'<svg[^>]*id="dashboard-effect-post".*?</svg>', page.text, re.S)
+        assert effect and "<rect" not in effect.group(0)  # every change row is hidden

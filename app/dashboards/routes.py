@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app import audit
-from app.dashboards import research, service
+from app.dashboards import charts, research, service
 from app.dashboards.export import Cell, export_rows, to_csv, to_xlsx
 from app.db import SessionDep
 from app.deps import AdminActor, SupervisorActor
@@ -58,6 +58,8 @@ def dashboard(request: Request, session: SessionDep, actor: SupervisorActor) -> 
         "errors": errors,
         "sectors": service.known_sectors(),
         "query": request.url.query,
+        "funnel_chart": charts.funnel_chart,
+        "effect_chart": charts.effect_chart,
     }
     return render(request, "dashboards/dashboard.html", context, block="results")
 
