@@ -189,8 +189,10 @@ def add_to_totals(connection: Session | Connection, sums: Sums) -> None:
         index_elements=["organisation_id", "kind", "cell"],
         set_={name: table.c[name] + statement.excluded[name] for name in _SUMS},
     )
-    for row in sorted(rows, key=lambda r: (r["organisation_id"], r["kind"], r["cell"])):
-        connection.execute(statement, row)
+    # In a fixed order, so that two writers lock the rows in the same order.
+    connection.execute(
+        statement, sorted(rows, key=lambda r: (r["organisation_id"], r["kind"], r["cell"]))
+    )
 
 
 def count_finished_session(session: Session, *, reflection_session: ReflectionSession) -> None:
