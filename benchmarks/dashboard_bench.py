@@ -285,6 +285,23 @@ def report(runs: list[Run]) -> list[str]:
     return lines
 
 
+NOTES = [
+    "- How the figures are computed: the whole organisation (GET /dashboard without a "
+    "filter, and its CSV) reads the running totals in `dashboard_total` (a few dozen rows "
+    "per organisation: participation, the funnel, n/Σd/Σd²/reliable-change counts per "
+    "subscale), kept up to date when a questionnaire, a session or a trajectory changes; "
+    "its cost should not grow with the data. A selection (`?sector=…`, coach, period) is "
+    "computed from the rows (trajectories, finished sessions, and `subscale_change`: one "
+    "row per trajectory, subscale and comparison) with GROUP BY queries, so it grows with "
+    "the organisation; the targets are for the whole-organisation page.",
+    "- What still grows at 1M: the count of professional accounts and the list of coaches "
+    "(scans of the organisation's user roles and an index of the trajectories).",
+    "- The machine is shared with other jobs; a load average far above 2 (its cores) "
+    "stretches every figure, the fixed cost of GET /healthz included. Compare rows "
+    "measured under similar load.",
+]
+
+
 def write_docs(runs: list[Run], runs_per_page: int, command: str) -> None:
     """Replace (or append) this benchmark's section of docs/benchmarks.md."""
     lines = [
@@ -301,9 +318,7 @@ def write_docs(runs: list[Run], runs_per_page: int, command: str) -> None:
         "so everything but the socket).",
         "- Data: one synthetic organisation per run, made by `app.synthetic.generate` (the "
         "code behind `python -m app synthetic`) in a fresh database built by the migrations.",
-        "- The change statistics sum the summary table `subscale_change` (one row per "
-        "trajectory, subscale and comparison, maintained when a response is completed); "
-        "counts and the funnel are GROUP BY queries on the trajectories and sessions.",
+        *NOTES,
         "",
         *report(runs),
         "",

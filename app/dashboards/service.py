@@ -1,10 +1,14 @@
 """The supervisor's dashboard: aggregate figures of one organisation, small groups hidden.
 
-Every figure is a GROUP BY in the database. The change statistics sum the summary table
-`subscale_change` (one row per trajectory, subscale and comparison, kept up to date by
-`app.dashboards.summary`): n, Σd, Σd², min, max and the reliable-change counts per
-subscale, which `stats.paired_change_from_sums` turns into the group figures. Nothing
-here returns a name, a text or one person's score.
+The whole organisation (no filter) is read from its running totals in `dashboard_total`
+(a few dozen rows, kept by `app.dashboards.summary` when answers, sessions and
+trajectories change), so its cost does not grow with the number of answers. A selection
+(sector, coach cohort, period) is computed with GROUP BY queries: the trajectories, their
+finished sessions, and the summary table `subscale_change` (one row per trajectory,
+subscale and comparison), whose n, Σd, Σd², min, max and reliable-change counts
+`stats.paired_change_from_sums` turns into the group figures. Distinct people are
+counted exactly wherever they decide whether a figure is shown. Nothing here returns a
+name, a text or one person's score.
 """
 
 from __future__ import annotations
