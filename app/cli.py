@@ -254,6 +254,52 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    import time
+
+    from sqlmodel import Session, col, select
+
+    from app import synthetic
+    from app.db import get_engine
+    from app.models import Organisation
+    from app.security import hash_password
+
+    _settings_or_exit()
+    migrate()
+    engine = get_engine()
+    slugs = [args.slug] if args.organisations == 1 else [
+        f"{args.slug}-{n}" for n in range(1, args.organisations + 1)
+    ]  # fmt: skip
+    with Session(engine) as session:
+        taken = session.exec(
+            select(Organisation.slug).where(col(Organisation.slug).in_(slugs))
+        ).first()
+    if taken:
+        print(f"An organisation {taken!r} exists already; choose another --slug.")
+        return 1
+    began = time.perf_counter()
+    counts = synthetic.generate(
+        engine,
+        professionals=args.professionals,
+        organisations=args.organisations,
+        slug=args.slug,
+        seed=args.seed,
+        password_hash=hash_password(args.password),
+    )
+    seconds = time.perf_counter() - began
+    print(
+        f"Added {counts.organisations} organisation(s): {counts.professionals:,} professionals, "
+        f"{counts.coaches:,} coaches, {counts.trajectories:,} trajectories, "
+        f"{counts.sessions:,} sessions, {counts.responses:,} questionnaire responses, "
+        f"{counts.item_answers:,} item answers, {counts.summary_rows:,} summary rows "
+        f"in {seconds:.1f} s."
+    )
+    print(f"Logins (password {args.password}):")
+    for email, role in counts.logins:
+        print(f"  {email:<40} {role}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dyade", description="Dyade administration")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -298,6 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = reminders_sub.add_parser("run", help="send every due reminder once (for cron)")
     run.add_argument("--now", default="", help="pretend it is this moment (UTC), for testing")
     run.set_defaults(func=cmd_reminders)
+    synth = sub.add_parser(
+        "synthetic", help="add synthetic organisations (load tests, benchmarks, demos)"
+    )
+    synth.add_argument("--professionals", type=int, default=10_000)
+    synth.add_argument("--organisations", type=int, default=1)
+    synth.add_argument("--slug", default="synthetic", help="organisation slug (prefix)")
+    synth.add_argument("--seed", type=int, default=1, help="the same seed gives the same data")
+    synth.add_argument("--password", default="synthetic-demo-2026", help="for every login")
+    synth.set_defaults(func=cmd_synthetic)
     i18n = sub.add_parser("i18n", help="extract messages and update the nl/en catalogues")
     i18n.add_argument("--check", action="store_true", help="only report, change nothing")
     i18n.set_defaults(func=cmd_i18n)

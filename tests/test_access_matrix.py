@@ -114,7 +114,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/notifications/read"): logged_in(303),
     ("GET", "/dashboard"): expect(LOGIN, 403, 403, 200, 403, 403),
     ("GET", "/dashboard/export.csv"): expect(LOGIN, 403, 403, 200, 403, 403),
+    ("GET", "/dashboard/export.xlsx"): expect(LOGIN, 403, 403, 200, 403, 403),
     ("GET", "/admin/users"): expect(LOGIN, 403, 403, 403, 200, 200),
+    # The research export: the admin's own organisation only (the outsider gets theirs).
+    ("GET", "/admin/research"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("GET", "/admin/research/export.csv"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("GET", "/admin/research/export.sav"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("GET", "/admin/users/new"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("POST", "/admin/users"): expect(LOGIN, 403, 403, 403, 422, 422),
     ("GET", "/admin/users/{user_id}"): expect(LOGIN, 403, 403, 403, 200, 404),

@@ -6,13 +6,16 @@ import csv
 import html
 import io
 import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import Session
 
 from app import i18n
+from app.dashboards.summary import rebuild_totals, refresh_changes
 from app.models import (
     FocusRelationship,
     InstrumentResponse,
@@ -97,6 +100,10 @@ def add_trajectory(
                     completed_at=utcnow() + timedelta(seconds=position),
                 )
             )
+    db.flush()
+    # Inserted past the service, so the summary rows and totals are rebuilt here.
+    refresh_changes(db, trajectory_ids=[trajectory.id])  # type: ignore[list-item]
+    rebuild_totals(db, organisation_id=org.id)  # type: ignore[arg-type]
     return trajectory
 
 
@@ -131,6 +138,9 @@ def test_the_figures_match_crafted_data(client: Client, cast: Cast, db: Session)
     page = client.login_as(cast.supervisor).get("/dashboard")
     assert page.status_code == 200
     row = closeness_post(page)
+    # The effect chart has one bar: closeness after six weeks (d_z 1.38, to the right).
+    effect = re.search(r'<svg[^>]*id="dashboard-effect-post".*?</svg>', page.text, re.S)
+    assert effect and effect.group(0).count("<rect") == 1
     assert re.search(r"\b6\b", row)
     for figure in ("+0,83", "0,20", "1,47", "1,38"):
         assert figure in row, (figure, row)
@@ -239,6 +249,48 @@ def test_the_csv_matches_the_screen_and_neutralises_formulas(
     assert "'-" not in page.text
 
 
+def xlsx_rows(response: httpx.Response) -> list[list[object]]:
+    assert response.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet is not None
+    return [[cell.value for cell in row] for row in sheet.iter_rows()]
+
+
+def test_the_xlsx_holds_the_same_figures_as_the_csv_and_runs_no_formula(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    cast.coach.display_name = '=HYPERLINK("http://evil.example","klik")'
+    db.add(cast.coach)
+    six_with_known_change(db, cast, coach=cast.coach)
+    client.login_as(cast.supervisor)
+    query = f"?coach={cast.coach.id}"
+    response = client.get("/dashboard/export.xlsx" + query)
+    assert response.status_code == 200
+    rows = xlsx_rows(response)
+    as_text = [["" if v is None else str(v) for v in row] for row in rows]
+    trimmed = [
+        row[: max(i + 1 for i, v in enumerate(row) if v) if any(row) else 0] for row in as_text
+    ]
+    expected = csv_rows(client.get("/dashboard/export.csv" + query))
+    # The CSV marks a formula-like text with an apostrophe; the XLSX stores it as text.
+    assert [[c.removeprefix("'") for c in row] for row in expected] == trimmed
+    cohort = next(r for r in rows if r[1] == say("Coach cohort"))
+    assert cohort[2] == '=HYPERLINK("http://evil.example","klik")'
+    closeness = next(
+        r for r in rows if str(r[2]).endswith(": Nabijheid") and r[3] == say("After six weeks")
+    )
+    assert closeness[4:9] == [6, 0.833, 0.198, 1.469, 1.376]  # numbers, not text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/")]
+        xml = "".join(archive.read(n).decode() for n in sheets)
+    assert "<f>" not in xml and "<f " not in xml  # no formula anywhere
+    workbook = load_workbook(io.BytesIO(response.content))
+    cell = next(c for row in workbook.active.iter_rows() for c in row if c.value == cohort[2])  # type: ignore[union-attr]
+    assert cell.data_type == "s" and cell.quotePrefix
+
+
 def test_a_small_organisation_sees_only_fewer_than_five(
     client: Client, cast: Cast, db: Session
 ) -> None:
@@ -259,10 +311,16 @@ def test_a_small_organisation_sees_only_fewer_than_five(
         if re.fullmatch(r"-?[\d.]+", cell)
     ]
     assert numbers == []
+    sheet = xlsx_rows(client.get("/dashboard/export.xlsx"))
+    shown = [
+        v for row in sheet[1:] if row[1] != say("Whole organisation") for v in row[4:]
+        if isinstance(v, int | float)
+    ]  # fmt: skip
+    assert shown == []
 
 
 @pytest.mark.parametrize("role", ["professional", "coach", "admin", "outsider"])
-@pytest.mark.parametrize("url", ["/dashboard", "/dashboard/export.csv"])
+@pytest.mark.parametrize("url", ["/dashboard", "/dashboard/export.csv", "/dashboard/export.xlsx"])
 def test_only_supervisors_get_in(client: Client, cast: Cast, role: str, url: str) -> None:
     client.login_as(cast.by_role(role))
     assert client.get(url).status_code == 403
@@ -280,7 +338,61 @@ def test_a_supervisor_sees_only_their_own_organisation(
     assert page.status_code == 200
     assert "+0,83" not in page.text
     assert not re.search(r'id="figure-professionals">\s*\d', page.text)
-    assert say("Cohort of %(name)s", name=cast.coach.display_name) not in page_text(page)
+    assert cast.coach.display_name not in page_text(page)
     # Our coach as a filter from the other organisation is ignored, not a way in.
     other = client.get(f"/dashboard/export.csv?coach={cast.coach.id}").text
     assert "Carla" not in other
+
+
+def test_the_running_totals_give_the_same_figures_as_a_selection_of_everyone(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    # The whole organisation is read from the running totals, a selection from the rows;
+    # a period that holds everyone must show exactly the same figures.
+    six_with_known_change(db, cast)
+    for person, change in zip(professionals(db, cast.org, 7, "care"), range(7), strict=True):
+        add_trajectory(db, cast.org, person, sector="childcare", closeness=(4.0, 4.0 - change / 4))
+    db.commit()
+    client.login_as(cast.supervisor)
+
+    def figures(query: str) -> list[str]:
+        text = client.get(query).text
+        tables = re.findall(r'<table class="change-table".*?</table>', text, flags=re.S)
+        funnel = re.search(r'id="table-funnel">(.*?)</table>', text, flags=re.S)
+        assert tables and funnel
+        return [re.sub(r"\s+", " ", t) for t in [*tables, funnel.group(1)]]
+
+    everyone = figures("/dashboard")
+    row = closeness_post(client.get("/dashboard"))
+    assert re.search(r"\b13\b", row) and re.search(r"\d,\d\d", row)
+    assert figures("/dashboard?from=2000-01-01") == everyone
+
+
+def test_five_trajectories_of_one_person_are_one_person(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    # Six people stopped after the interview; one person did the whole programme five
+    # times. The later sessions and the change are that one person's: hidden.
+    for person in professionals(db, cast.org, 6, "stop"):
+        add_trajectory(db, cast.org, person, done=2)
+    keen = professionals(db, cast.org, 1, "keen")[0]
+    for change in (0.5, 1.0, 1.5, 0.0, 2.0):
+        add_trajectory(db, cast.org, keen, closeness=(3.0, 3.0 + change))
+    db.commit()
+    client.login_as(cast.supervisor)
+    hidden = say("fewer than %(n)s", n=5)
+    for query in ("/dashboard", "/dashboard?from=2000-01-01"):
+        page = client.get(query)
+        funnel = re.search(r'id="table-funnel">(.*?)</table>', page.text, flags=re.S)
+        assert funnel, query
+        shown = re.findall(r"<td>\s*(\d+)\s*</td>", funnel.group(1))
+        assert shown == ["11", "11"], (query, shown)  # intake and interview: 7 people
+        assert html.unescape(funnel.group(1)).count(hidden) == 4
+        assert closeness_post(page).count(hidden) == 1, query
+        assert re.search(r'id="figure-professionals">\s*7\s*<', page.text)
+        # The charts show the same: bars for the two big steps, words for the rest.
+        chart = re.search(r'<svg[^>]*id="dashboard-funnel".*?</svg>', page.text, flags=re.S)
+        assert chart, query
+        assert chart.group(0).count("<rect") == 2 and chart.group(0).count(hidden) == 4
+        effect = re.search(r'<svg[^>]*id="dashboard-effect-post".*?</svg>', page.text, re.S)
+        assert effect and "<rect" not in effect.group(0)  # every change row is hidden

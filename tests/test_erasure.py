@@ -192,3 +192,32 @@ def test_another_organisations_admin_cannot_erase(client: Client, cast: Cast, db
     assert response.status_code == 404
     db.expire_all()
     assert db.get(User, cast.professional.id).erased_at is None  # type: ignore[union-attr]
+
+
+def test_the_dashboards_totals_follow_erasure(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    from app.dashboards import summary
+    from app.models import DashboardTotal
+    from tests.test_dashboard_summary import totals
+
+    rich_trajectory(make_client(), db, cast)
+    start(make_client().login_as(cast.unassigned_professional), db)
+    org = cast.org.id or 0
+    before = totals(db, org)
+    assert before[("participation", "all")][0] == 2  # two trajectories started
+    client.login_as(cast.admin)
+    confirmation = {"confirmation": cast.professional.email}
+    assert (
+        client.post_form(f"/admin/users/{cast.professional.id}/erase", confirmation).status_code
+        == 303
+    )
+    after = totals(db, org)
+    assert after[("participation", "all")][0] == 1  # only the other person's is left
+    # What erasure kept up to date equals a recount from scratch.
+    with Session(get_engine()) as session:
+        summary.rebuild_totals(session, organisation_id=org)
+        summary.recount_participation(session, organisation_id=org)
+        session.commit()
+    assert totals(db, org) == after
+    assert db.exec(select(DashboardTotal)).all()

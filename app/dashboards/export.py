@@ -134,3 +134,37 @@ def to_csv(rows: Iterator[list[Cell]]) -> str:
             for cell in row
         )
     return out.getvalue()
+
+
+def to_xlsx(rows: Iterator[list[Cell]], *, sheet_title: str) -> bytes:
+    """An XLSX workbook of the same rows; no cell is ever stored as a formula.
+
+    openpyxl would store text that starts with "=" as a formula, so every text cell is
+    written as a string explicitly, and text that a spreadsheet could read as a formula
+    also gets the quote prefix (editing the cell keeps it text).
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(sheet_title[:31])
+    widths = [28, 28, 44, 22, 10, 12, 14, 14, 12, 14, 14]
+    for index, width in enumerate(widths):
+        sheet.column_dimensions[chr(ord("A") + index)].width = width
+    bold = Font(bold=True)
+    for number, row in enumerate(rows):
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+                if neutralise_formula(value) != value:
+                    cell.quotePrefix = True
+            if number == 0:
+                cell.font = bold
+            cells.append(cell)
+        sheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

@@ -1,4 +1,4 @@
-"""The supervisor's dashboard and its CSV export (aggregates only)."""
+"""The supervisor's dashboard and its exports (aggregates only); the admin's research export."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app import audit
-from app.dashboards import service
-from app.dashboards.export import export_rows, to_csv
+from app.dashboards import charts, research, service
+from app.dashboards.export import Cell, export_rows, to_csv, to_xlsx
 from app.db import CommitInThreadRoute, SessionDep
-from app.deps import SupervisorActor
+from app.deps import AdminActor, SupervisorActor
 from app.forms import optional_date
 from app.i18n import gettext as _
 from app.templating import render
@@ -41,23 +41,24 @@ def _filters(
 def dashboard(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
     coaches = service.coach_options(session, actor=actor)
     filters, errors = _filters(request, coaches)
-    board = service.dashboard(session, actor=actor, filters=filters)
+    board = service.dashboard(session, actor=actor, filters=filters, coaches=coaches)
     context = {
         "board": board,
         "errors": errors,
         "sectors": service.known_sectors(),
         "query": request.url.query,
+        "funnel_chart": charts.funnel_chart,
+        "effect_chart": charts.effect_chart,
     }
     return render(request, "dashboards/dashboard.html", context, block="results")
 
 
-@router.get("/dashboard/export.csv")
-def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
+def _export(
+    request: Request, session: SessionDep, actor: SupervisorActor, kind: str
+) -> tuple[service.Dashboard, str | None]:
     coaches = service.coach_options(session, actor=actor)
     filters, _errors = _filters(request, coaches)
-    board = service.dashboard(session, actor=actor, filters=filters)
-    coach_name = next((c.name for c in coaches if c.id == filters.coach_id), None)
-    body = to_csv(export_rows(board, coach_name=coach_name))
+    board = service.dashboard(session, actor=actor, filters=filters, coaches=coaches)
     # Aggregates only, but still an export of figures about people: it goes in the trail.
     audit.record(
         session,
@@ -65,10 +66,74 @@ def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) ->
         action="dashboard.export",
         request=request,
         role="supervisor",
-        detail=request.url.query[:500],
+        detail=f"{kind}: {request.url.query}"[:500],
     )
+    return board, next((c.name for c in coaches if c.id == filters.coach_id), None)
+
+
+@router.get("/dashboard/export.csv")
+def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
+    board, coach_name = _export(request, session, actor, "csv")
+    body = to_csv(export_rows(board, coach_name=coach_name))
     return Response(
         "\ufeff" + body,  # the BOM makes spreadsheet programs read UTF-8
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="dyade-dashboard.csv"'},
+    )
+
+
+@router.get("/dashboard/export.xlsx")
+def export_xlsx(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
+    board, coach_name = _export(request, session, actor, "xlsx")
+    body = to_xlsx(export_rows(board, coach_name=coach_name), sheet_title=_("Dashboard"))
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="dyade-dashboard.xlsx"'},
+    )
+
+
+@router.get("/admin/research")
+def research_page(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    context = {"summary": research.summary(session, actor=actor)}
+    return render(request, "dashboards/research.html", context)
+
+
+def _research_download(
+    request: Request, session: SessionDep, actor: AdminActor, kind: str
+) -> research.ResearchExport:
+    export = research.research_export(session, actor=actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="research.export",
+        request=request,
+        role="admin",
+        detail=(
+            f"{kind}: {len(export.rows)} responses, {export.trajectories} trajectories, "
+            f"{export.participants} professionals who consented to research use"
+        ),
+    )
+    return export
+
+
+@router.get("/admin/research/export.csv")
+def research_csv(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    export = _research_download(request, session, actor, "csv")
+    header: list[Cell] = [*export.columns]
+    body = to_csv(iter([header, *export.rows]))
+    return Response(
+        "\ufeff" + body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="dyade-research.csv"'},
+    )
+
+
+@router.get("/admin/research/export.sav")
+def research_sav(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    export = _research_download(request, session, actor, "sav")
+    return Response(
+        research.to_sav(export),
+        media_type="application/x-spss-sav",
+        headers={"Content-Disposition": 'attachment; filename="dyade-research.sav"'},
     )

@@ -1,54 +1,53 @@
 """The supervisor's dashboard: aggregate figures of one organisation, small groups hidden.
 
-Every count is a GROUP BY in the database. Only the change statistics need per-person
-values: one query fetches the completed baseline, post and follow-up responses of the
-four questionnaires for the selected trajectories (at most three rows per trajectory and
-questionnaire), and `stats.paired_change` turns the pairs into group figures. Nothing
-here returns a name, a text or one person's score.
+The whole organisation (no filter) is read from its running totals in `dashboard_total`
+(a few dozen rows, kept by `app.dashboards.summary` when answers, sessions and
+trajectories change), so its cost does not grow with the number of answers. A selection
+(sector, coach cohort, period) is computed with GROUP BY queries: the trajectories, their
+finished sessions, and the summary table `subscale_change` (one row per trajectory,
+subscale and comparison), whose n, Σd, Σd², min, max and reliable-change counts
+`stats.paired_change_from_sums` turns into the group figures. Distinct people are
+counted exactly wherever they decide whether a figure is shown. Nothing here returns a
+name, a text or one person's score.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, Final
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func
+from sqlalchemy import ColumnElement, case, distinct, func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from app.dashboards.stats import (
     MIN_CELL,
     PairedChange,
-    paired_change,
+    paired_change_from_sums,
     selection_is_safe,
     suppress_row,
 )
+from app.dashboards.summary import COMPARISONS, FINISHED, INSTRUMENTS, change_cell
 from app.deps import Actor
 from app.i18n import local_zone
 from app.instruments.loader import builtin_definition
-from app.instruments.reliable_change import ChangeParameters
 from app.instruments.schema import Translation
 from app.models import (
+    DashboardTotal,
     FocusRelationship,
-    InstrumentResponse,
     ReflectionSession,
     Role,
-    SessionStatus,
+    SubscaleChange,
     Trajectory,
     TrajectoryStatus,
     User,
     UserRole,
 )
 from app.models.reflection import Sector
-
-#: The questionnaires whose change the dashboard reports, in the order shown.
-INSTRUMENTS: Final = ("relationship", "efficacy", "strain", "empathy")
-#: Later measurements compared with the intake (the "baseline" phase).
-COMPARISONS: Final = ("post", "follow_up")
-_DONE: Final = (SessionStatus.completed.value, SessionStatus.reviewed.value)
+from app.programmes.loader import builtin_programme
+from app.reflection.service import DEFAULT_PROGRAMME
 
 
 @dataclass(frozen=True)
@@ -167,25 +166,39 @@ def _professionals(session: Session, organisation_id: int, filters: Filters) -> 
 
 def coach_options(session: Session, *, actor: Actor) -> list[CoachOption]:
     """The coaches with trajectories in the organisation (for the cohort filter)."""
+    coach_ids = (
+        sql_select(col(Trajectory.coach_id))
+        .where(col(Trajectory.organisation_id) == actor.organisation_id)
+        .distinct()
+        .scalar_subquery()
+    )  # an index-only scan of ix_trajectory_organisation_coach
     rows = session.exec(
         select(User.id, User.display_name)
-        .join(Trajectory, col(Trajectory.coach_id) == col(User.id))
         .where(
-            col(Trajectory.organisation_id) == actor.organisation_id,
             col(User.organisation_id) == actor.organisation_id,
+            col(User.id).in_(coach_ids),
         )
-        .distinct()
         .order_by(User.display_name)
     ).all()
     return [CoachOption(int(id_), name) for id_, name in rows if id_ is not None]
 
 
-def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
+def dashboard(
+    session: Session,
+    *,
+    actor: Actor,
+    filters: Filters,
+    coaches: list[CoachOption] | None = None,
+) -> Dashboard:
     """The dashboard figures of the actor's organisation for one selection."""
     org = actor.organisation_id
-    result = Dashboard(filters=filters, coaches=coach_options(session, actor=actor))
+    if coaches is None:
+        coaches = coach_options(session, actor=actor)
+    result = Dashboard(filters=filters, coaches=coaches)
+    # (user_id, role) is unique, so count(*) counts people (no DISTINCT sort needed).
     accounts = session.exec(
-        select(func.count(distinct(col(UserRole.user_id))))
+        select(func.count())
+        .select_from(UserRole)
         .join(User, col(User.id) == col(UserRole.user_id))
         .where(
             col(UserRole.organisation_id) == org,
@@ -198,38 +211,56 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
     completed = col(Trajectory.status) == TrajectoryStatus.completed.value
     started_people = func.count(distinct(col(Trajectory.professional_id)))
     completed_people = func.count(distinct(case((completed, col(Trajectory.professional_id)))))
-    headline = sql_select(
-        func.count(distinct(col(Trajectory.id))),
-        started_people,
-        func.count(distinct(case((completed, col(Trajectory.id))))),
-        completed_people,
-    )
+    # One row per trajectory, so count(*) counts trajectories.
+    completed_trajectories = func.count(case((completed, 1)))
     conditions = _conditions(org, filters)
-    trajectories, people, done, done_people = session.execute(
-        headline.join(FocusRelationship, _join_focus()).where(*conditions)
-    ).one()
+    totals: dict[str, dict[str, DashboardTotal]] = {"change": {}, "funnel": {}, "participation": {}}
+    sector_rows: Sequence[Sequence[Any]]
     if filters.active:
+        trajectories, people, done, done_people = session.execute(
+            sql_select(func.count(), started_people, completed_trajectories, completed_people)
+            .select_from(Trajectory)
+            .join(FocusRelationship, _join_focus())
+            .where(*conditions)
+        ).one()
         wider = [_professionals(session, org, w) for w in filters.wider()]
         if not selection_is_safe(int(people), wider):
             result.withheld = True
             return result
+        sector_rows = session.execute(
+            sql_select(
+                col(FocusRelationship.sector),
+                func.count(),
+                started_people,
+                completed_trajectories,
+                completed_people,
+            )
+            .select_from(Trajectory)
+            .join(FocusRelationship, _join_focus())
+            .where(*conditions)
+            .group_by(FocusRelationship.sector)
+            .order_by(FocusRelationship.sector)
+        ).all()
+    else:
+        # The whole organisation: its running totals (a few dozen rows).
+        for total in session.execute(
+            sql_select(DashboardTotal).where(col(DashboardTotal.organisation_id) == org)
+        ).scalars():
+            totals.setdefault(total.kind, {})[total.cell] = total
+        participation = totals["participation"]
+        whole = participation.get("all")
+        trajectories, people, done, done_people = (
+            (whole.n, whole.people, whole.completed, whole.completed_people) if whole else (0,) * 4
+        )
+        sector_rows = [
+            (cell.removeprefix("sector/"), t.n, t.people, t.completed, t.completed_people)
+            for cell, t in sorted(participation.items())
+            if cell.startswith("sector/") and t.n
+        ]
     result.professionals = _shown(people, people)
     result.started = _shown(trajectories, people)
     result.completed = _shown(done, done_people)
 
-    sector_rows = session.execute(
-        sql_select(
-            col(FocusRelationship.sector),
-            func.count(distinct(col(Trajectory.id))),
-            started_people,
-            func.count(distinct(case((completed, col(Trajectory.id))))),
-            completed_people,
-        )
-        .join(FocusRelationship, _join_focus())
-        .where(*conditions)
-        .group_by(FocusRelationship.sector)
-        .order_by(FocusRelationship.sector)
-    ).all()
     hide_people = suppress_row([r[2] for r in sector_rows], total=people)
     hide_done = suppress_row([r[4] for r in sector_rows], total=done_people)
     result.sectors = [
@@ -243,113 +274,209 @@ def dashboard(session: Session, *, actor: Actor, filters: Filters) -> Dashboard:
             sector_rows, hide_people, hide_done, strict=True
         )
     ]
-
-    is_done = col(ReflectionSession.status).in_(_DONE)
-    funnel_rows = session.execute(
-        sql_select(
-            col(ReflectionSession.position),
-            col(ReflectionSession.template_key),
-            func.count(distinct(case((is_done, col(Trajectory.id))))),
-            func.count(distinct(case((is_done, col(Trajectory.professional_id))))),
+    # Trajectories beyond one per professional: any group of n trajectories belongs to at
+    # least n − extra people, so a group that big needs no count of distinct people.
+    extra = int(trajectories) - int(people)
+    if filters.active:
+        selected = (
+            sql_select(col(Trajectory.id))
+            .join(FocusRelationship, _join_focus())
+            .where(*conditions)
+            .scalar_subquery()
         )
-        .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
-        .join(FocusRelationship, _join_focus())
-        .where(col(ReflectionSession.organisation_id) == org, *conditions)
-        .group_by(col(ReflectionSession.position), col(ReflectionSession.template_key))
-        .order_by(col(ReflectionSession.position))
-    ).all()
-    result.funnel = [
-        FunnelStep(int(position), str(key), _shown(n, n_people))
-        for position, key, n, n_people in funnel_rows
-    ]
-    result.changes = _changes(session, org, conditions)
+        result.funnel = _funnel_selected(session, org, selected, extra)
+        result.changes = _changes_selected(session, org, selected)
+    else:
+        result.funnel = _funnel_from_totals(session, org, totals["funnel"], extra)
+        result.changes = _changes_from_totals(session, org, totals["change"], extra)
+    if trajectories:
+        result.funnel = _with_every_session(result.funnel)
     return result
 
 
-def _changes(
-    session: Session, organisation_id: int, conditions: Sequence[ColumnElement[bool]]
-) -> list[ChangeRow]:
+def _with_every_session(funnel: list[FunnelStep]) -> list[FunnelStep]:
+    """The programme's sessions in order, a session nobody finished yet included."""
+    steps = list(funnel)
+    present = {step.template_key for step in funnel}
+    programme = builtin_programme(DEFAULT_PROGRAMME)
+    for position, template in enumerate(programme.sessions):  # as start_trajectory numbers
+        if template.key not in present:
+            steps.append(FunnelStep(position, template.key, None))
+    return sorted(steps, key=lambda step: (step.position, step.template_key))
+
+
+def _funnel_selected(
+    session: Session, organisation_id: int, selected: Any, extra: int
+) -> list[FunnelStep]:
+    """The funnel of the selected trajectories (`selected`: a subquery of their ids)."""
+    finished = (
+        col(ReflectionSession.organisation_id) == organisation_id,
+        col(ReflectionSession.status).in_(FINISHED),
+        col(ReflectionSession.trajectory_id).in_(selected),
+    )
     rows = session.execute(
         sql_select(
-            col(InstrumentResponse.trajectory_id),
-            col(Trajectory.professional_id),
-            col(InstrumentResponse.instrument_key),
-            col(InstrumentResponse.instrument_version),
-            col(InstrumentResponse.phase),
-            col(InstrumentResponse.scores),
-            col(InstrumentResponse.completed_at),
+            col(ReflectionSession.position),
+            col(ReflectionSession.template_key),
+            func.count(),  # one session per trajectory and template
         )
-        .join(Trajectory, col(Trajectory.id) == col(InstrumentResponse.trajectory_id))
-        .join(FocusRelationship, _join_focus())
-        .where(
-            col(InstrumentResponse.organisation_id) == organisation_id,
-            col(InstrumentResponse.instrument_key).in_(INSTRUMENTS),
-            col(InstrumentResponse.phase).in_(("baseline", *COMPARISONS)),
-            col(InstrumentResponse.completed_at).is_not(None),
-            and_(*conditions),
-        )
-        .order_by(col(InstrumentResponse.completed_at), col(InstrumentResponse.id))
+        .where(*finished)
+        .group_by(col(ReflectionSession.position), col(ReflectionSession.template_key))
     ).all()
-    # (instrument, trajectory) -> phase -> (scores, version); ordered by time, so the
-    # first baseline and the latest post/follow-up win.
-    measured: dict[tuple[str, int], dict[str, tuple[dict[str, Any], int]]] = defaultdict(dict)
-    owner: dict[int, int] = {}
-    for trajectory_id, professional_id, key, version, phase, scores, _at in rows:
-        owner[trajectory_id] = professional_id
-        phases = measured[(key, trajectory_id)]
-        if phase == "baseline" and "baseline" in phases:
-            continue
-        phases[phase] = (scores or {}, version)
+    out = []
+    for position, key, n in rows:
+        people = n
+        if n - extra < MIN_CELL:  # small enough that the number of people matters
+            people = session.execute(
+                sql_select(func.count(distinct(col(Trajectory.professional_id))))
+                .select_from(ReflectionSession)
+                .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
+                .where(
+                    *finished,
+                    col(ReflectionSession.position) == position,
+                    col(ReflectionSession.template_key) == key,
+                )
+            ).scalar_one()
+        out.append(FunnelStep(int(position), str(key), _shown(n, people)))
+    return out
 
-    # One pass over the measurements: (instrument, subscale, comparison) -> pairs, people.
-    pairs: dict[tuple[str, str, str], list[tuple[float, float]]] = defaultdict(list)
-    people: dict[tuple[str, str, str], set[int]] = defaultdict(set)
-    for (key, trajectory_id), phases in measured.items():
-        if "baseline" not in phases:
-            continue
-        before = phases["baseline"][0]
-        for comparison in COMPARISONS:
-            if comparison not in phases:
-                continue
-            after = phases[comparison][0]
-            for subscale_key, pre in before.items():
-                post = after.get(subscale_key)
-                if isinstance(pre, int | float) and isinstance(post, int | float):
-                    cell: tuple[str, str, str] = (key, subscale_key, comparison)
-                    pairs[cell].append((float(pre), float(post)))
-                    people[cell].add(owner[trajectory_id])
 
+def _funnel_from_totals(
+    session: Session, organisation_id: int, totals: dict[str, DashboardTotal], extra: int
+) -> list[FunnelStep]:
+    out = []
+    for cell, total in totals.items():
+        position_text, _slash, key = cell.partition("/")
+        position = int(position_text)
+        people = total.n
+        if total.n - extra < MIN_CELL:
+            people = int(
+                session.execute(
+                    sql_select(func.count(distinct(col(Trajectory.professional_id))))
+                    .select_from(ReflectionSession)
+                    .join(Trajectory, col(Trajectory.id) == col(ReflectionSession.trajectory_id))
+                    .where(
+                        col(ReflectionSession.organisation_id) == organisation_id,
+                        col(ReflectionSession.position) == position,
+                        col(ReflectionSession.template_key) == key,
+                        col(ReflectionSession.status).in_(FINISHED),
+                    )
+                ).scalar_one()
+            )
+        if total.n > 0:
+            out.append(FunnelStep(position, key, _shown(total.n, people)))
+    return out
+
+
+def _changes_from_totals(
+    session: Session, organisation_id: int, totals: dict[str, DashboardTotal], extra: int
+) -> list[ChangeRow]:
+    cells: dict[tuple[str, str, str], Cell] = {}
+    for key in INSTRUMENTS:
+        for subscale in builtin_definition(key).subscales:
+            for comparison in COMPARISONS:
+                total = totals.get(change_cell(key, subscale.key, comparison))
+                if total is None or total.n <= 0:
+                    continue
+                people = total.n
+                if total.n - extra < MIN_CELL:  # small enough to count exactly, cheaply
+                    people = int(
+                        session.execute(
+                            sql_select(
+                                func.count(distinct(col(SubscaleChange.professional_id)))
+                            ).where(
+                                col(SubscaleChange.organisation_id) == organisation_id,
+                                col(SubscaleChange.instrument_key) == key,
+                                col(SubscaleChange.subscale_key) == subscale.key,
+                                col(SubscaleChange.comparison) == comparison,
+                            )
+                        ).scalar_one()
+                    )
+                cells[(key, subscale.key, comparison)] = Cell(
+                    n=total.n,
+                    people=people,
+                    total=total.total,
+                    squares=total.squares,
+                    no_spread=None,
+                    judged=total.judged,
+                    improved=total.improved,
+                    deteriorated=total.deteriorated,
+                )
+    return _change_rows(cells)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The sums behind one change row."""
+
+    n: int
+    people: int
+    total: float
+    squares: float
+    no_spread: bool | None  # None: judge from the sums
+    judged: int
+    improved: int
+    deteriorated: int
+
+
+def _change_rows(cells: dict[tuple[str, str, str], Cell]) -> list[ChangeRow]:
     out: list[ChangeRow] = []
     for key in INSTRUMENTS:
         definition = builtin_definition(key)
         for subscale in definition.subscales:
-            parameters = None
-            if subscale.sd is not None and subscale.reliability is not None:
-                parameters = ChangeParameters(sd=subscale.sd, reliability=subscale.reliability)
             for comparison in COMPARISONS:
-                cell = (key, subscale.key, comparison)
-                out.append(
-                    _change_row(
-                        key,
-                        definition.title,
-                        subscale,
-                        comparison,
-                        pairs.get(cell, []),
-                        len(people.get(cell, ())),
-                        parameters,
-                    )
-                )
+                cell = cells.get((key, subscale.key, comparison))
+                out.append(_change_row(key, definition.title, subscale, comparison, cell))
     return out
 
 
+def _changes_selected(session: Session, organisation_id: int, selected: Any) -> list[ChangeRow]:
+    reliable = col(SubscaleChange.reliable)
+    change = col(SubscaleChange.change)
+    rows = session.execute(
+        sql_select(
+            col(SubscaleChange.instrument_key),
+            col(SubscaleChange.subscale_key),
+            col(SubscaleChange.comparison),
+            func.count(),
+            func.count(distinct(col(SubscaleChange.professional_id))),
+            func.sum(change),
+            func.sum(change * change),
+            func.min(change),
+            func.max(change),
+            func.count(reliable),
+            func.sum(case((reliable == 1, 1), else_=0)),
+            func.sum(case((reliable == -1, 1), else_=0)),
+        )
+        .where(
+            col(SubscaleChange.organisation_id) == organisation_id,
+            col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
+            col(SubscaleChange.trajectory_id).in_(selected),
+        )
+        .group_by(
+            col(SubscaleChange.instrument_key),
+            col(SubscaleChange.subscale_key),
+            col(SubscaleChange.comparison),
+        )
+    ).all()
+    cells = {
+        (r[0], r[1], r[2]): Cell(
+            n=int(r[3]),
+            people=int(r[4]),
+            total=float(r[5]),
+            squares=float(r[6]),
+            no_spread=r[7] == r[8],
+            judged=int(r[9]),
+            improved=int(r[10] or 0),
+            deteriorated=int(r[11] or 0),
+        )
+        for r in rows
+    }
+    return _change_rows(cells)
+
+
 def _change_row(
-    key: str,
-    title: Translation,
-    subscale: Any,
-    comparison: str,
-    pairs: list[tuple[float, float]],
-    people: int,
-    parameters: ChangeParameters | None,
+    key: str, title: Translation, subscale: Any, comparison: str, cell: Cell | None
 ) -> ChangeRow:
     base = ChangeRow(
         instrument_key=key,
@@ -364,9 +491,17 @@ def _change_row(
         share_unchanged=None,
         share_deteriorated=None,
     )
-    if people < MIN_CELL or len(pairs) < MIN_CELL:
+    if cell is None or cell.people < MIN_CELL or cell.n < MIN_CELL:
         return base
-    change = paired_change(pairs, parameters=parameters, higher_is_better=subscale.higher_is_better)
+    known = cell.judged == cell.n  # every pair has a reliable-change verdict
+    change = paired_change_from_sums(
+        n=cell.n,
+        total=cell.total,
+        total_squares=cell.squares,
+        no_spread=cell.no_spread,
+        improved=cell.improved if known else None,
+        deteriorated=cell.deteriorated if known else None,
+    )
     shares: list[float | None] = [None, None, None]
     if change.improved is not None and change.deteriorated is not None:
         counts = [change.improved, change.unchanged or 0, change.deteriorated]

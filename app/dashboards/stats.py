@@ -31,6 +31,8 @@ _T_975: Final = (
     2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
 )  # fmt: skip
 _Z_975: Final = statistics.NormalDist().inv_cdf(0.975)
+# Relative size of a variance that is rounding residue of Σd² − (Σd)²/n, not spread.
+_ROUNDING: Final = 1e-12
 
 
 def t_critical_95(df: int) -> float:
@@ -95,6 +97,35 @@ def paired_change(
         ]
         improved = verdicts.count(ChangeClass.IMPROVED)
         deteriorated = verdicts.count(ChangeClass.DETERIORATED)
+    return PairedChange(n, mean, sd, ci_low, ci_high, d_z, improved, deteriorated)
+
+
+def paired_change_from_sums(
+    *,
+    n: int,
+    total: float,
+    total_squares: float,
+    no_spread: bool | None = None,
+    improved: int | None = None,
+    deteriorated: int | None = None,
+) -> PairedChange:
+    """The same figures as `paired_change`, from SQL aggregates of the changes.
+
+    n, Σd and Σd² are what a GROUP BY (or a running total) gives; the SD is
+    √((Σd² − (Σd)²/n) / (n − 1)). Every change being the same must give SD 0 exactly (no
+    d_z), not a rounding residue and a huge d_z: `no_spread` says so when the caller
+    knows (min = max), otherwise a variance within rounding error of 0 counts as 0.
+    """
+    mean = total / n if n else None
+    sd = ci_low = ci_high = d_z = None
+    if n >= 2 and mean is not None:
+        variance = max((total_squares - total * total / n) / (n - 1), 0.0)
+        if no_spread is None:
+            no_spread = variance <= _ROUNDING * max(1.0, total_squares / n)
+        sd = 0.0 if no_spread else math.sqrt(variance)
+        half_width = t_critical_95(n - 1) * sd / math.sqrt(n)
+        ci_low, ci_high = mean - half_width, mean + half_width
+        d_z = mean / sd if sd > 0 else None
     return PairedChange(n, mean, sd, ci_low, ci_high, d_z, improved, deteriorated)
 
 

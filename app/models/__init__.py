@@ -10,6 +10,7 @@ from app.models.auth import (
 )
 from app.models.base import utcnow
 from app.models.coaching import Coding, CodingEvidence, Feedback, Notification
+from app.models.dashboards import DashboardTotal, SubscaleChange
 from app.models.instruments import OrganisationInstrument
 from app.models.mail import OutboxMessage
 from app.models.orgs import CoachAssignment, Organisation, Role, User, UserRole
@@ -40,6 +41,7 @@ __all__ = [
     "CodingEvidence",
     "ConsentPurpose",
     "ConsentRecord",
+    "DashboardTotal",
     "DiaryEntry",
     "ExperimentLogEntry",
     "Feedback",
@@ -60,6 +62,7 @@ __all__ = [
     "Role",
     "Sector",
     "SessionStatus",
+    "SubscaleChange",
     "TokenPurpose",
     "Trajectory",
     "TrajectoryStatus",

@@ -69,6 +69,8 @@ class Trajectory(SQLModel, table=True):
     """One professional working through one programme about one focus relationship."""
 
     __tablename__ = "trajectory"
+    # The dashboard's list of coach cohorts: the distinct coaches of an organisation.
+    __table_args__ = (Index("ix_trajectory_organisation_coach", "organisation_id", "coach_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from app.dashboards import summary
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput, NotFound
 from app.i18n import gettext as _
@@ -61,6 +62,10 @@ def record_consent(
         trajectory.research_consent = given
     trajectory.last_activity_at = now
     session.add(trajectory)
+    if purpose == ConsentPurpose.programme:
+        # A stopped or resumed programme changes the dashboard's participation counts.
+        session.flush()
+        summary.recount_participation(session, organisation_id=trajectory.organisation_id)
     return record
 
 

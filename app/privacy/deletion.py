@@ -8,6 +8,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from app import audit
+from app.dashboards import summary
 from app.models import (
     Coding,
     CodingEvidence,
@@ -19,6 +20,7 @@ from app.models import (
     NarrativeAnswer,
     PulseEntry,
     ReflectionSession,
+    SubscaleChange,
     Trajectory,
 )
 
@@ -27,8 +29,15 @@ def delete_trajectories(session: Session, trajectory_ids: Any) -> None:
     """Delete trajectories and all they hold (a list of ids or a subquery of ids).
 
     Table by table, children first, so it does not depend on the database enforcing
-    ON DELETE CASCADE (SQLite only does with foreign keys switched on).
+    ON DELETE CASCADE (SQLite only does with foreign keys switched on). The dashboard's
+    summary rows go too, and the organisations' running totals are recomputed.
     """
+    organisations = session.exec(
+        select(Trajectory.organisation_id).where(col(Trajectory.id).in_(trajectory_ids)).distinct()
+    ).all()
+    session.execute(
+        delete(SubscaleChange).where(col(SubscaleChange.trajectory_id).in_(trajectory_ids))
+    )
     sessions = select(ReflectionSession.id).where(
         col(ReflectionSession.trajectory_id).in_(trajectory_ids)
     )
@@ -42,6 +51,10 @@ def delete_trajectories(session: Session, trajectory_ids: Any) -> None:
     for model in then:
         session.execute(delete(model).where(col(model.trajectory_id).in_(trajectory_ids)))
     session.execute(delete(Trajectory).where(col(Trajectory.id).in_(trajectory_ids)))
+    session.flush()
+    for organisation_id in organisations:
+        summary.rebuild_totals(session, organisation_id=organisation_id)
+        summary.recount_participation(session, organisation_id=organisation_id)
 
 
 def record_system_event(

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.dashboards import summary
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import parse_version
@@ -155,6 +156,8 @@ def save_relationship(
     relationship.updated_at = utcnow()
     session.add(relationship)
     session.flush()
+    if relationship_id is not None:  # the sector may have changed under its trajectories
+        summary.recount_participation(session, organisation_id=actor.organisation_id)
     return relationship
 
 
@@ -173,6 +176,8 @@ def archive_relationship(
     ).all():
         trajectory.status = TrajectoryStatus.archived
         session.add(trajectory)
+    session.flush()
+    summary.recount_participation(session, organisation_id=actor.organisation_id)
     return relationship
 
 
@@ -196,6 +201,8 @@ def restore_relationship(
             TrajectoryStatus.completed if latest.completed_at else TrajectoryStatus.active
         )
         session.add(latest)
+        session.flush()
+        summary.recount_participation(session, organisation_id=actor.organisation_id)
     return relationship
 
 
@@ -256,6 +263,7 @@ def start_trajectory(
     ]
     refresh_statuses(programme, sessions, today=date.today())
     session.add_all(sessions)
+    summary.recount_participation(session, organisation_id=actor.organisation_id)
     return trajectory
 
 
@@ -540,6 +548,11 @@ def save_instrument_answers(
     if complete:
         response.completed_at = response.completed_at or utcnow()
     session.add(response)
+    if response.completed_at is not None and summary.tracks(
+        response.instrument_key, response.phase
+    ):
+        session.flush()
+        summary.refresh_changes(session, trajectory_ids=[trajectory.id])  # type: ignore[list-item]
     _touch(reflection_session, trajectory, step.key)
     session.add(reflection_session)
     session.add(trajectory)
@@ -627,6 +640,7 @@ def complete_session(
     reflection_session.status = SessionStatus.completed
     reflection_session.completed_at = now
     session.add(reflection_session)
+    summary.count_finished_session(session, reflection_session=reflection_session)
     programme = programme_of(trajectory)
     sessions = trajectory_sessions(session, trajectory)
     for item in sessions:
@@ -640,6 +654,9 @@ def complete_session(
         trajectory.completed_at = now
     trajectory.last_activity_at = now
     session.add(trajectory)
+    if trajectory.status == TrajectoryStatus.completed:
+        session.flush()
+        summary.recount_participation(session, organisation_id=trajectory.organisation_id)
     return []
 
 

@@ -27,16 +27,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+def live_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The live server's environment: `python -m app …` with it works on the same database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DYADE_")}
     env.update(
         DYADE_ENVIRONMENT="development",
         # The browser tests drive the pages; reminders are tested in test_reminders.py.
         DYADE_REMINDERS_IN_PROCESS="false",
         DYADE_DATA_DIR=str(tmp_path_factory.mktemp("live")),
-        DYADE_BASE_URL=f"http://127.0.0.1:{port}",
+        DYADE_BASE_URL=f"http://127.0.0.1:{_free_port()}",
     )
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, live_env: dict[str, str]
+) -> Iterator[str]:
+    env = dict(live_env)
+    port = int(env["DYADE_BASE_URL"].rsplit(":", 1)[1])
     log = (tmp_path_factory.mktemp("log") / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--demo", "--port", str(port)],
