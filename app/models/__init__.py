@@ -1,7 +1,7 @@
 """All tables, imported here so Alembic sees every one of them."""
 
 from app.models.audit import AuditEvent
-from app.models.auth import AccountToken, LoginFailure, TokenPurpose, UserSession
+from app.models.auth import AccountToken, LoginFailure, RateCounter, TokenPurpose, UserSession
 from app.models.base import utcnow
 from app.models.coaching import Coding, CodingEvidence, Feedback, Notification
 from app.models.instruments import OrganisationInstrument
@@ -41,6 +41,7 @@ __all__ = [
     "OrganisationInstrument",
     "OutboxMessage",
     "PulseEntry",
+    "RateCounter",
     "ReflectionSession",
     "Role",
     "Sector",

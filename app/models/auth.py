@@ -29,7 +29,7 @@ class UserSession(SQLModel, table=True):
 
 class TokenPurpose(StrEnum):
     invitation = "invitation"
-    password_reset = "password_reset"  # noqa: S105 - a token purpose, not a password
+    password_reset = "password_reset"  # noqa: S105 - a token purpose, not a password # nosec B105
 
 
 class AccountToken(SQLModel, table=True):
@@ -55,3 +55,13 @@ class LoginFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=300, index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class RateCounter(SQLModel, table=True):
+    """Requests counted per key in one fixed time window, for rate limits across workers."""
+
+    __tablename__ = "rate_counter"
+
+    key: str = Field(primary_key=True, max_length=300)
+    window_start: datetime = Field(primary_key=True, index=True)
+    count: int = Field(default=0)
