@@ -11,6 +11,22 @@ from starlette.requests import Request
 
 from app.i18n import gettext as _
 
+# The largest id or counter the database columns hold (32-bit INTEGER on PostgreSQL).
+MAX_WHOLE_NUMBER = 2**31 - 1
+
+
+def whole_number(raw: str | None) -> int | None:
+    """A posted or queried whole number 0…2³¹−1 in ASCII digits, else None.
+
+    int() also takes "²"-like digits (str.isdigit says yes, int refuses), "٣", "1_0" and
+    numbers too large for a database column, which then fail deep in a query.
+    """
+    text = (raw or "").strip()
+    if not text or len(text) > 10 or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_WHOLE_NUMBER else None
+
 
 @dataclass
 class FormInput:

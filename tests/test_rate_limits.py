@@ -219,4 +219,3 @@ def test_saving_single_answers_shares_the_autosave_limit(
     limited = client.post_form(url, {f"item-{item.key}": "4"})
     assert limited.status_code == 429
     assert "Nog niet opgeslagen" in limited.text
-

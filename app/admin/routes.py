@@ -12,7 +12,7 @@ from app.config import get_settings
 from app.db import SessionDep
 from app.deps import AdminActor, Id
 from app.errors import DomainError, InvalidInput, NotFound
-from app.forms import FormDep
+from app.forms import FormDep, whole_number
 from app.htmx import redirect
 from app.i18n import gettext as _
 from app.models import OutboxMessage, Role
@@ -175,10 +175,7 @@ def resend(request: Request, session: SessionDep, actor: AdminActor, user_id: Id
 def add_coach(
     request: Request, session: SessionDep, actor: AdminActor, form: FormDep, user_id: Id
 ) -> Response:
-    try:
-        coach_id = int(form.get("coach_id") or 0)
-    except ValueError:
-        coach_id = 0
+    coach_id = whole_number(form.get("coach_id")) or 0
     try:
         if not coach_id:
             raise InvalidInput({"coach_id": _("Choose a coach.")})

@@ -15,7 +15,7 @@ from app.coaching.stats import agreement_between
 from app.db import SessionDep
 from app.deps import Actor, CoachActor, CurrentActor, Id
 from app.errors import DomainError, InvalidInput, NotFound
-from app.forms import FormDep
+from app.forms import FormDep, whole_number
 from app.htmx import redirect
 from app.i18n import gettext as _
 from app.models import ReflectionSession, Role, Trajectory
@@ -401,16 +401,8 @@ def feedback(
     ):
         raise NotFound()
     target = form.get("target")
-    session_id = (
-        int(target.removeprefix("session-"))
-        if target.startswith("session-") and target[8:].isdigit()
-        else None
-    )
-    entry_id = (
-        int(target.removeprefix("diary-"))
-        if target.startswith("diary-") and target[6:].isdigit()
-        else None
-    )
+    session_id = whole_number(target[8:]) if target.startswith("session-") else None
+    entry_id = whole_number(target[6:]) if target.startswith("diary-") else None
     try:
         service.give_feedback(
             session,

@@ -11,6 +11,7 @@ from app.dashboards import service
 from app.dashboards.export import export_rows, to_csv
 from app.db import SessionDep
 from app.deps import SupervisorActor
+from app.forms import whole_number
 from app.i18n import gettext as _
 from app.templating import render
 
@@ -37,7 +38,9 @@ def _filters(
     if sector not in service.known_sectors():
         sector = None
     coach = params.get("coach") or ""
-    coach_id = int(coach) if coach.isdigit() and int(coach) in {c.id for c in coaches} else None
+    coach_id = whole_number(coach)
+    if coach_id not in {c.id for c in coaches}:
+        coach_id = None
     started_from = _date(
         params.get("from"), errors, _("Enter the start date as YYYY-MM-DD, e.g. 2025-09-01.")
     )

@@ -15,7 +15,7 @@ from app.config import get_settings
 from app.db import SessionDep
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
-from app.forms import FormDep
+from app.forms import FormDep, whole_number
 from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.instruments.schema import Sector as InstrumentSector
@@ -591,9 +591,8 @@ def _save_quietly(
     form: FormDep,
 ) -> None:
     """Going back keeps what was typed, without asking for it to be complete."""
-    try:
-        base = int(form.get("version") or 0)
-    except ValueError:
+    base = whole_number(form.get("version") or "0")
+    if base is None:
         return
     service.save_draft(
         session,
@@ -645,9 +644,8 @@ def autosave(
             status_code=429,
             headers={"Retry-After": str(limited.retry_after)},
         )
-    try:
-        base = int(form.get("version") or 0)
-    except ValueError:
+    base = whole_number(form.get("version") or "0")
+    if base is None:
         return JSONResponse({"error": _("Something is wrong with this request")}, status_code=400)
     try:
         answer = service.save_draft(

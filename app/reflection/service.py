@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput, NotFound
+from app.forms import whole_number
 from app.i18n import gettext as _
 from app.instruments.loader import builtin_definition
 from app.instruments.schema import InstrumentDefinition
@@ -552,10 +553,8 @@ def submit_step(
             )
         if errors:
             raise InvalidInput(errors)
-    try:
-        base = int(values.get("version", "0") or 0)
-    except ValueError:
-        base = -1
+    parsed = whole_number(values.get("version", "0") or "0")
+    base = -1 if parsed is None else parsed
     answer = save_draft(
         session,
         actor=actor,

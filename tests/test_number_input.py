@@ -1,0 +1,101 @@
+"""Numbers typed into forms and query strings: odd digits or huge values get a clear answer.
+
+Found by schemathesis (scripts/fuzz_openapi.py): str.isdigit() accepts "²", int() refuses
+it, and a number larger than the database column failed inside the query; each was a 500.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from app.forms import whole_number
+from app.models import CoachAssignment, Feedback, NarrativeAnswer
+from tests.conftest import Cast, Client
+from tests.test_reflection import do_intake, start
+
+ODD_NUMBERS = ["²", "٣", "1_0", "9" * 30, "9" * 5000, str(2**31), "-1", " ", "12a"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0", 0), ("7", 7), (" 42 ", 42), (str(2**31 - 1), 2**31 - 1), ("", None), (None, None)]
+    + [(odd, None) for odd in ODD_NUMBERS],
+)
+def test_whole_numbers_are_ascii_digits_within_the_column_range(
+    raw: str | None, expected: int | None
+) -> None:
+    assert whole_number(raw) == expected
+
+
+@pytest.mark.parametrize("coach", ODD_NUMBERS)
+def test_the_dashboard_ignores_an_odd_coach_filter(client: Client, cast: Cast, coach: str) -> None:
+    client.login_as(cast.supervisor)
+    response = client.get("/dashboard", params={"coach": coach})
+    assert response.status_code == 200
+
+
+def test_autosave_with_an_odd_version_is_refused_and_the_text_kept(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    client.login_as(cast.professional)
+    _, sessions = start(client, db)
+    do_intake(client, sessions["intake"].id)
+    interview = sessions["interview"].id
+    client.post_form(
+        f"/sessions/{interview}/steps/connected/draft", {"text": "eerst", "version": "0"}
+    )
+    for version in ("9" * 20, "²", "9" * 5000):
+        draft = client.post_form(
+            f"/sessions/{interview}/steps/connected/draft", {"text": "x", "version": version}
+        )
+        assert draft.status_code == 400
+        assert draft.json()["error"] == "Er klopt iets niet aan dit verzoek"
+        back = client.post_form(
+            f"/sessions/{interview}/steps/connected",
+            {"text": "x", "version": version, "action": "back"},
+        )
+        assert back.status_code == 303
+        onward = client.post_form(
+            f"/sessions/{interview}/steps/connected",
+            {"text": "x", "version": version, "action": "next"},
+        )
+        assert onward.status_code < 500
+    db.expire_all()
+    answer = db.exec(select(NarrativeAnswer).where(NarrativeAnswer.step_key == "connected")).one()
+    assert answer.text == "eerst"
+
+
+@pytest.mark.parametrize("target", ["session-²", "session-" + "9" * 30, "diary-" + "9" * 5000])
+def test_feedback_about_an_odd_target_is_general_feedback(
+    make_client: type[Client], cast: Cast, db: Session, target: str
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, _ = start(professional, db)
+    coach = make_client().login_as(cast.coach)
+
+    response = coach.post_form(
+        f"/coach/trajectories/{trajectory.id}/feedback",
+        {"feedback": "Mooi gedaan", "target": target},
+    )
+
+    assert response.status_code == 303
+    feedback = db.exec(select(Feedback)).one()
+    assert feedback.session_id is None and feedback.diary_entry_id is None
+
+
+@pytest.mark.parametrize("coach_id", ["9" * 23, "²", str(2**40)])
+def test_assigning_an_odd_coach_id_asks_to_choose_a_coach(
+    client: Client, cast: Cast, db: Session, coach_id: str
+) -> None:
+    client.login_as(cast.admin)
+    before = len(db.exec(select(CoachAssignment)).all())
+
+    response = client.post_form(
+        f"/admin/users/{cast.professional.id}/coaches", {"coach_id": coach_id}
+    )
+
+    assert response.status_code == 422
+    assert "Kies een coach." in response.text
+    db.expire_all()
+    assert len(db.exec(select(CoachAssignment)).all()) == before
