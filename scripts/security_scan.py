@@ -59,6 +59,20 @@ WAPITI_MODULES = (
 )
 # wapiti's levels (wapitiCore/language/vulnerability.py).
 LEVELS = {4: "critical", 3: "high", 2: "medium", 1: "low", 0: "info"}
+# Debian 12's wapiti 3.0.4 fails on Python 3.11 as soon as one --exclude is given
+# (re.error: "global flags not at the start", from its wildcard_translate); this runs it
+# with that one function written the way Python 3.11 accepts.
+WAPITI = (
+    "import re, sys\n"
+    "import wapitiCore.net.crawler as crawler\n"
+    "def wildcard_translate(pattern):\n"
+    "    body = ''.join('.*' if c == '*' else re.escape(c) for c in pattern)\n"
+    "    return re.compile('(?ms)' + body + r'\\Z')\n"
+    "crawler.wildcard_translate = wildcard_translate\n"
+    "from wapitiCore.main.wapiti import wapiti_main\n"
+    "sys.argv[0] = 'wapiti'\n"
+    "sys.exit(wapiti_main())\n"
+)
 # Pages that would end the scanner's own login (tested in tests/test_auth.py).
 EXCLUDE = ("/logout", "/account/sessions/*", "/password/reset/*", "/invitation/*")
 
@@ -100,20 +114,55 @@ def _shown(command: list[str], token: str, csrf: str) -> str:
 # ---------------------------------------------------------------- wapiti
 
 
+def start_pages(role: str, fixture: dict[str, Any]) -> list[str]:
+    """Where wapiti starts (it does not follow HTTP redirects, only links and forms)."""
+    pages = ["/home", "/account", "/notifications", "/instruments", "/login", "/password/forgot"]
+    trajectory, intake = fixture["trajectory_id"], fixture["intake_id"]
+    pages += {
+        "professional": [
+            "/relationships",
+            f"/trajectories/{trajectory}",
+            f"/sessions/{intake}",
+            f"/sessions/{intake}/steps/consent",
+            f"/sessions/{fixture['interview_id']}/steps/connected",
+            f"/trajectories/{trajectory}/diary",
+            f"/trajectories/{trajectory}/pulse",
+            f"/trajectories/{trajectory}/experiments",
+        ],
+        "coach": ["/coach", f"/coach/trajectories/{trajectory}"],
+        "supervisor": ["/dashboard", "/dashboard?sector=education"],
+        "admin": ["/admin/users", "/admin/users/new", "/admin/outbox", "/admin/instruments/upload"],
+    }[role]
+    return pages
+
+
 def run_wapiti(
-    base: str, role: str, token: str, csrf: str, out: Path, minutes: float, result: ScanResult
+    base: str,
+    role: str,
+    token: str,
+    csrf: str,
+    out: Path,
+    minutes: float,
+    result: ScanResult,
+    fixture: dict[str, Any],
 ) -> None:
     report = out / f"wapiti-{role}.json"
+    # wapiti's own cookie file format (as wapiti-getcookie writes it).
+    cookie_file = out / f"wapiti-cookies-{role}.json"
+    cookie = {"value": token, "expires": None, "secure": False, "port": None, "version": 0}
+    cookie_file.write_text(json.dumps({HOST: {"/": {"dyade_session": cookie}}}))
     command = [
-        "wapiti",
+        "/usr/bin/python3",
+        "-c",
+        WAPITI,
         "-u",
-        f"{base}/",
+        f"{base}/home",
         "--scope",
-        "folder",
+        "domain",
         "-m",
         WAPITI_MODULES,
-        "-H",
-        f"Cookie: dyade_session={token}",
+        "-c",
+        str(cookie_file),
         "--flush-session",
         "--store-session",
         str(out / f"wapiti-session-{role}"),
@@ -134,9 +183,12 @@ def run_wapiti(
         "-o",
         str(report),
     ]
+    for path in start_pages(role, fixture):
+        command += ["-s", f"{base}{path}"]
     for path in EXCLUDE:
         command += ["-x", f"{base}{path}"]
-    result.commands.append(_shown(command, token, csrf))
+    shown = ["wapiti", *command[3:]]  # the -c wrapper only fixes --exclude, see WAPITI
+    result.commands.append(_shown(shown, token, csrf))
     log = out / f"wapiti-{role}.log"
     with log.open("w") as handle:
         subprocess.run(  # noqa: S603 # nosec B603 - fixed arguments, no shell
@@ -440,7 +492,7 @@ def main() -> int:
                 token = new_tokens([role])[role]
                 csrf = csrf_token_for("s:" + token_digest(token))
                 print(f"wapiti as {role} ({DEMO_EMAILS[role]}) …", flush=True)
-                run_wapiti(base, role, token, csrf, out, args.wapiti_minutes, result)
+                run_wapiti(base, role, token, csrf, out, args.wapiti_minutes, result, fixture)
                 if not session_still_valid(token):
                     result.notes.append(
                         f"wapiti as {role}: the login session ended during the scan"

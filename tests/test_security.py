@@ -39,6 +39,9 @@ REFUSED = {
     "no token": ({}, {}),
     "a wrong token": ({"csrf_token": "0" * 64}, {}),
     "an empty token": ({"csrf_token": ""}, {}),
+    # wapiti found these: hmac.compare_digest refuses non-ASCII text with a TypeError (a 500).
+    "a token with non-ASCII characters": ({"csrf_token": "0" * 64 + "¿'\"("}, {}),
+    "a non-ASCII token in the header": ({}, {"X-CSRF-Token": "é".encode("latin-1") * 64}),
     "another site's Origin": ({"csrf_token": VALID}, {"Origin": "https://evil.example"}),
     "a null Origin": ({"csrf_token": VALID}, {"Origin": "null"}),
     "a cross-site fetch": ({"csrf_token": VALID}, {"Sec-Fetch-Site": "cross-site"}),
