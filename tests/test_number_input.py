@@ -99,3 +99,39 @@ def test_assigning_an_odd_coach_id_asks_to_choose_a_coach(
     assert "Kies een coach." in response.text
     db.expire_all()
     assert len(db.exec(select(CoachAssignment)).all()) == before
+
+
+@pytest.mark.parametrize("rating", ["²", "9" * 5000])
+def test_an_odd_experiment_rating_asks_how_it_went(rating: str) -> None:
+    from datetime import date
+
+    from app.models import Trajectory
+    from app.reflection.diary import experiment_errors
+
+    trajectory = Trajectory(
+        organisation_id=1, professional_id=1, relationship_id=1, programme_key="x"
+    )
+    errors, _day, chosen = experiment_errors(
+        {"occurred_on": "", "what_i_did": "Even gewacht", "how_it_went": rating},
+        trajectory=trajectory,
+        today=date(2026, 12, 1),
+    )
+    assert chosen is None
+    assert errors["how_it_went"] == "Kies hoe het ging."
+
+
+@pytest.mark.parametrize("contrast", ["²", "9" * 30, "9" * 5000])
+def test_an_odd_contrast_relationship_is_no_contrast(
+    client: Client, cast: Cast, db: Session, contrast: str
+) -> None:
+    from tests.test_reflection import make_relationship
+
+    client.login_as(cast.professional)
+    relationship_id = make_relationship(client)
+
+    response = client.post_form(
+        f"/relationships/{relationship_id}/trajectories", {"contrast_id": contrast}
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/trajectories/")

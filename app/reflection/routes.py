@@ -135,7 +135,7 @@ def start_trajectory(
             session,
             actor=actor,
             relationship_id=relationship_id,
-            contrast_id=int(contrast) if contrast.isdigit() else None,
+            contrast_id=whole_number(contrast),
         )
     except DomainError as exc:
         if isinstance(exc, NotFound):
