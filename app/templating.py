@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse
 
 from app import i18n
 from app.htmx import is_htmx
-from app.security import sign
+from app.security import ANON_COOKIE, csrf_token_for, new_token, sign
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "dyade_flash"
@@ -153,6 +153,25 @@ def take_flashes(request: Request) -> list[list[str]]:
     return waiting
 
 
+def _visitor_csrf_token(request: Request) -> str:
+    """A working CSRF token for pages rendered before the login check ran.
+
+    An unknown address or a wrong method is answered by routing, before any dependency,
+    so its error page would carry an empty token and its language switch would fail. The
+    visitor's anonymous token works there whether or not someone is logged in.
+    """
+    from app.middleware import set_cookie_header  # the middleware imports this module
+
+    state = request.scope.setdefault("state", {})
+    anon = request.cookies.get(ANON_COOKIE) or state.get("anon_token")
+    if not anon or len(anon) > 100:
+        anon = new_token()
+        state.setdefault("set_cookies", []).append(set_cookie_header(ANON_COOKIE, anon))
+    state["anon_token"] = anon
+    state["csrf_token"] = csrf_token_for("a:" + anon)
+    return str(state["csrf_token"])
+
+
 def render(
     request: Request,
     template_name: str,
@@ -167,7 +186,7 @@ def render(
     values: dict[str, Any] = {
         "request": request,
         "actor": getattr(state, "actor", None),
-        "csrf_token": getattr(state, "csrf_token", ""),
+        "csrf_token": getattr(state, "csrf_token", "") or _visitor_csrf_token(request),
         "locale": i18n.get_locale(),
         "is_htmx": is_htmx(request),
         "flashes": [],

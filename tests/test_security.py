@@ -403,6 +403,30 @@ def test_an_unknown_page_is_a_dutch_not_found_page(client: Client) -> None:
     assert "Pagina niet gevonden" in response.text
 
 
+@pytest.mark.parametrize("logged_in", [False, True], ids=["visitor", "logged in"])
+@pytest.mark.parametrize("url", ["/bestaat/niet", "/language"])  # not found; wrong method
+def test_the_language_switch_works_on_error_pages(
+    client: Client, cast: Cast, logged_in: bool, url: str
+) -> None:
+    # wapiti found the form on these pages without a CSRF token (routing answers them
+    # before the login check that makes the token), so switching the language failed.
+    if logged_in:
+        client.login_as(cast.coach)
+    page = client.get(url)
+    assert page.status_code in (404, 405)
+    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+    assert token and token.group(1)
+
+    switched = client.post(
+        "/language",
+        data={"csrf_token": token.group(1), "locale": "en", "next": "/login"},
+        follow_redirects=False,
+    )
+
+    assert switched.status_code == 303
+    assert client.cookies.get("dyade_locale") == "en"
+
+
 MALFORMED_COOKIES = [
     'consent={"necessary":true,"analytics":false}',
     'broken="unterminated',
