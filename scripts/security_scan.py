@@ -145,6 +145,7 @@ def run_wapiti(
     minutes: float,
     result: ScanResult,
     fixture: dict[str, Any],
+    modules: str = WAPITI_MODULES,
 ) -> None:
     report = out / f"wapiti-{role}.json"
     # wapiti's own cookie file format (as wapiti-getcookie writes it).
@@ -160,7 +161,7 @@ def run_wapiti(
         "--scope",
         "domain",
         "-m",
-        WAPITI_MODULES,
+        modules,
         "-c",
         str(cookie_file),
         "--flush-session",
@@ -455,6 +456,7 @@ def main() -> int:
     parser.add_argument("--roles", nargs="*", default=list(ROLES), choices=ROLES)
     parser.add_argument("--wapiti-minutes", type=float, default=6.0)
     parser.add_argument("--no-wapiti", action="store_true")
+    parser.add_argument("--wapiti-modules", default=WAPITI_MODULES, help="comma-separated")
     parser.add_argument("--no-sqlmap", action="store_true")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--output", default="", help="where the tools' reports go")
@@ -484,6 +486,12 @@ def main() -> int:
 
     result = ScanResult()
     started = time.monotonic()
+    commit = subprocess.run(  # noqa: S603 # nosec B603 B607 - fixed arguments
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     with running_server("app.main:app", env=env, workers=1, ready_path="/healthz") as (port, _):
         base = f"http://{HOST}:{port}"
         env["DYADE_BASE_URL"] = base
@@ -492,7 +500,17 @@ def main() -> int:
                 token = new_tokens([role])[role]
                 csrf = csrf_token_for("s:" + token_digest(token))
                 print(f"wapiti as {role} ({DEMO_EMAILS[role]}) …", flush=True)
-                run_wapiti(base, role, token, csrf, out, args.wapiti_minutes, result, fixture)
+                run_wapiti(
+                    base,
+                    role,
+                    token,
+                    csrf,
+                    out,
+                    args.wapiti_minutes,
+                    result,
+                    fixture,
+                    args.wapiti_modules,
+                )
                 if not session_still_valid(token):
                     result.notes.append(
                         f"wapiti as {role}: the login session ended during the scan"
@@ -513,12 +531,6 @@ def main() -> int:
                     cookie = f"dyade_anon={anon}"
                     csrf = csrf_token_for("a:" + anon)
                 run_sqlmap(base, target, cookie, csrf, out, result)
-    commit = subprocess.run(  # noqa: S603 # nosec B603 B607 - fixed arguments
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     database = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -458,3 +458,16 @@ def test_a_cookie_from_another_app_does_not_reset_the_chosen_language(client: Cl
 
     assert response.status_code == 200
     assert '<html lang="en">' in response.text
+
+
+def test_the_upload_form_checks_its_csrf_token(client: Client, cast: Cast) -> None:
+    # wapiti reported this multipart form as "token not checked": its own submission sends
+    # every field as a file part, so the right token was refused as well. A browser's is not.
+    client.login_as(cast.admin)
+    upload = {"definition": ("pix.gif", b"GIF89a", "image/gif")}
+
+    wrong = client.post("/admin/instruments", data={"csrf_token": "wapiti"}, files=upload)
+    right = client.post("/admin/instruments", data={"csrf_token": client.csrf()}, files=upload)
+
+    assert wrong.status_code == 403
+    assert right.status_code == 422  # the form's own answer: this is no instrument file
