@@ -255,8 +255,8 @@ def sqlmap_targets(fixture: dict[str, Any]) -> list[SqlmapTarget]:
             "supervisor",
             "GET",
             "/dashboard",
-            {"sector": "education", "cohort": "2026", "period": "all"},
-            "sector,cohort,period",
+            {"sector": "education", "coach": "2", "from": "2026-01-01", "to": "2026-12-31"},
+            "sector,coach,from,to",
         ),
         SqlmapTarget(
             "professional",
@@ -283,8 +283,15 @@ def sqlmap_targets(fixture: dict[str, Any]) -> list[SqlmapTarget]:
             "professional",
             "POST",
             f"/trajectories/{trajectory}/diary",
-            {"happened_on": "2026-11-30", "event": "Kiki huilde", "emotions": "verdriet"},
-            "happened_on,event,emotions",
+            {"occurred_on": "2026-11-30", "valence": "2", "what_happened": "Kiki huilde"},
+            "occurred_on,valence,what_happened",
+        ),
+        SqlmapTarget(
+            "professional",
+            "POST",
+            f"/trajectories/{trajectory}/experiments",
+            {"occurred_on": "2026-11-30", "what_i_did": "Even gewacht", "how_it_went": "2"},
+            "occurred_on,what_i_did,how_it_went",
         ),
     ]
 
