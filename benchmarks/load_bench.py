@@ -626,11 +626,16 @@ def report(
         f"coaches, {first.counts.get('supervisor', 0)} supervisors; {args.duration:.0f} s per "
         f"database; uvicorn with {args.workers} worker(s) (environment=test, no access log) on "
         "127.0.0.1; the load generator (asyncio, one keep-alive connection per user, "
-        "benchmarks/reflection_bench.py's client) in the same 2-core machine's other process.",
+        "benchmarks/reflection_bench.py's client) in the script's own process, on the same "
+        "2 cores as the server.",
         "- What each user does: see the docstring of benchmarks/load_bench.py. Professionals "
         "autosave every 1.5–4 s (text so far, up to 3 kB); coaches open the caseload and a "
         "trajectory page every 5–13 s; supervisors open the dashboard (30 % filtered, 15 % "
         "CSV export) every 4–10 s.",
+        "- Data: every trajectory holds an intake in progress (consent, 16 questionnaire items) "
+        "and the interview's narrative answer that the professional keeps typing; the coach's "
+        "trajectory pages are the small case of benchmarks/trajectory_bench.py, and the "
+        "dashboard counts 140 trajectories that have no post measurement yet.",
         "- Latency is from sending a request to having read the whole response. The machine "
         "is shared with other jobs: see the load averages below.",
         "",
