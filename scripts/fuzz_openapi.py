@@ -222,7 +222,7 @@ def prepare_database(url: str, data_dir: Path) -> None:
         DYADE_DATABASE_URL=url,
         DYADE_DATA_DIR=str(data_dir),
         DYADE_ENVIRONMENT="test",
-        DYADE_SECRET_KEY="fuzz-secret-key-0123456789abcdef-0123456789",  # noqa: S106
+        DYADE_SECRET_KEY="fuzz-secret-key-0123456789abcdef-0123456789",  # noqa: S106 # nosec B106
     )
     from sqlmodel import Session, select
 
