@@ -242,7 +242,11 @@ class SqlmapTarget:
 
 
 def sqlmap_targets(fixture: dict[str, Any]) -> list[SqlmapTarget]:
-    """The parameters that reach the database, per role."""
+    """The parameters that reach the database, per role.
+
+    Autosave comes before the relationship form: sqlmap's payloads there may change the
+    relationship so that its sessions are no longer found.
+    """
     intake, interview = fixture["intake_id"], fixture["interview_id"]
     relationship, trajectory = fixture["relationship_id"], fixture["trajectory_id"]
     return [
@@ -260,16 +264,16 @@ def sqlmap_targets(fixture: dict[str, Any]) -> list[SqlmapTarget]:
         SqlmapTarget(
             "professional",
             "POST",
-            f"/relationships/{relationship}",
-            {"pseudonym": "Kiki", "sector": "education", "age_band": "8-11", "setting": "g6"},
-            "pseudonym,sector,age_band,setting",
+            f"/sessions/{interview}/steps/connected/draft",
+            {"version": "1", "text": "een stukje tekst"},
+            "version,text",
         ),
         SqlmapTarget(
             "professional",
             "POST",
-            f"/sessions/{interview}/steps/connected/draft",
-            {"version": "1", "text": "een stukje tekst"},
-            "version,text",
+            f"/relationships/{relationship}",
+            {"pseudonym": "Kiki", "sector": "education", "age_band": "8-11", "setting": "g6"},
+            "pseudonym,sector,age_band,setting",
         ),
         SqlmapTarget(
             "professional",
