@@ -61,6 +61,11 @@ case "${1:-}" in
     "$VENV/bin/ruff" format --check app tests migrations
     echo "== mypy"
     "$VENV/bin/mypy" app
+    echo "== bandit"
+    "$VENV/bin/bandit" -c pyproject.toml -q -r app scripts
+    echo "== pip-audit"
+    # Skips with a clear message when the vulnerability service cannot be reached.
+    "$VENV/bin/python" scripts/audit_dependencies.py
     echo "== translations"
     "$VENV/bin/python" -m app i18n --check
     echo "== instruments"

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess  # runs pg_dump/pg_restore with a fixed argument list, never a shell
+import subprocess  # nosec B404 - runs pg_dump/pg_restore with a fixed argument list, no shell
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
@@ -231,7 +231,7 @@ def _run(tool: Path, args: list[str], url: URL, extra: list[str] | None = None) 
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
     command = [str(tool), *args, f"--dbname={conninfo}", *(extra or [])]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603 # nosec B603
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()
         raise BackupError(

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET_KEY = "change-me-dyade-development-only"  # noqa: S105 - a known placeholder we refuse
+DEFAULT_SECRET_KEY = "change-me-dyade-development-only"  # noqa: S105 - a known placeholder we refuse # nosec B105
 
 
 class Settings(BaseSettings):
@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=30, ge=1)
+    # Password reset requests within the window, per address and per email address typed.
+    reset_window_minutes: int = Field(default=15, ge=1)
+    reset_max_per_address: int = Field(default=20, ge=1)
+    reset_max_per_email: int = Field(default=5, ge=1)
+    # Autosaves per login session per minute: typing saves at most about once a second.
+    autosave_max_per_minute: int = Field(default=120, ge=1)
 
     # A cheaper argon2 cost is allowed only in tests, where hundreds of hashes are made.
     argon2_memory_kib: int = Field(default=19 * 1024 + 512, ge=8)

@@ -12,25 +12,32 @@ from starlette.requests import Request
 
 from app.i18n import gettext as _
 
-#: The largest object id the database columns hold (PostgreSQL INTEGER).
-MAX_ID = 2**31 - 1
+# The largest id or counter the database columns hold (32-bit INTEGER on PostgreSQL).
+MAX_WHOLE_NUMBER = 2**31 - 1
 
 
-def parse_id(raw: str) -> int | None:
-    """A posted object id, or None when it is not one the database could hold."""
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+def whole_number(raw: str | None) -> int | None:
+    """A posted or queried whole number 0…2³¹−1 in ASCII digits, else None.
+
+    int() also takes "²"-like digits (str.isdigit says yes, int refuses), "٣", "1_0" and
+    numbers too large for a database column, which then fail deep in a query.
+    """
+    text = (raw or "").strip()
+    if not text or len(text) > 10 or not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
-    return value if 1 <= value <= MAX_ID else None
+    return value if value <= MAX_WHOLE_NUMBER else None
 
 
-def parse_version(raw: str) -> int | None:
+def parse_id(raw: str | None) -> int | None:
+    """A posted object id, or None when it is not one the database could hold."""
+    value = whole_number(raw)
+    return value if value else None
+
+
+def parse_version(raw: str | None) -> int | None:
     """A posted revision counter (0 for "nothing saved yet"), or None when it is not one."""
-    text = raw.strip() or "0"
-    if text == "0":
-        return 0
-    return parse_id(text)
+    return whole_number((raw or "").strip() or "0")
 
 
 @dataclass

@@ -83,7 +83,9 @@ def csrf_matches(binding: str, presented: str | None) -> bool:
     """Constant-time comparison of a presented CSRF token."""
     if not presented:
         return False
-    return hmac.compare_digest(csrf_token_for(binding), presented)
+    # As bytes: compare_digest raises TypeError on text with non-ASCII characters.
+    given = presented.encode("utf-8", "replace")
+    return hmac.compare_digest(csrf_token_for(binding).encode(), given)
 
 
 def sign(value: str) -> str:

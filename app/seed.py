@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from app.models import CoachAssignment, Organisation, Role, User, UserRole
 from app.security import hash_password
 
-DEMO_PASSWORD = "reflectie-demo-2026"  # noqa: S105 - printed for the demo on purpose
+DEMO_PASSWORD = "reflectie-demo-2026"  # noqa: S105 - printed for the demo on purpose # nosec B105
 
 
 @dataclass(frozen=True)

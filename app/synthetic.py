@@ -115,7 +115,7 @@ def generate(
     now: datetime | None = None,
 ) -> Counts:
     """Add `organisations` organisations sharing `professionals` professionals between them."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 - synthetic data, reproducible by seed
     now = now or datetime.now(UTC)
     programme = builtin_programme("llinc")
     offsets = programme.suggested_offsets()
@@ -238,7 +238,7 @@ def generate(
             for name in tables:
                 connection.execute(
                     text(
-                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 - our table names
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 - our table names # nosec B608
                         f"(SELECT max(id) FROM {name}))"
                     )
                 )

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse
 
 from app import i18n
 from app.htmx import is_htmx
-from app.security import sign
+from app.security import ANON_COOKIE, csrf_token_for, new_token, sign
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "dyade_flash"
@@ -118,13 +118,13 @@ def _template_gettext(context: Context, message: str, **variables: Any) -> str:
     autoescape = bool(context.eval_ctx.autoescape)
     if variables:
         text = i18n.gettext(message)
-        return (Markup(text) if autoescape else text) % variables  # noqa: S704 - as Jinja does
+        return (Markup(text) if autoescape else text) % variables  # noqa: S704 - as Jinja does # nosec B704
     key = (i18n.get_locale(), message, autoescape)
     found = _STATIC_MESSAGES.get(key)
     if found is None:
         text = i18n.gettext(message)
         # Like Jinja: always a format string, so "%%" means "%" with or without values.
-        found = (Markup(text) if autoescape else text) % {}  # noqa: S704 - our catalogue
+        found = (Markup(text) if autoescape else text) % {}  # noqa: S704 - our catalogue # nosec B704
         if len(_STATIC_MESSAGES) < 10_000:
             _STATIC_MESSAGES[key] = found
     return found
@@ -203,6 +203,25 @@ def _unread_messages(db: Any, actor: Any) -> int:
     return unread_count(db, user_id=actor.id)
 
 
+def _visitor_csrf_token(request: Request) -> str:
+    """A working CSRF token for pages rendered before the login check ran.
+
+    An unknown address or a wrong method is answered by routing, before any dependency,
+    so its error page would carry an empty token and its language switch would fail. The
+    visitor's anonymous token works there whether or not someone is logged in.
+    """
+    from app.middleware import set_cookie_header  # the middleware imports this module
+
+    state = request.scope.setdefault("state", {})
+    anon = request.cookies.get(ANON_COOKIE) or state.get("anon_token")
+    if not anon or len(anon) > 100:
+        anon = new_token()
+        state.setdefault("set_cookies", []).append(set_cookie_header(ANON_COOKIE, anon))
+    state["anon_token"] = anon
+    state["csrf_token"] = csrf_token_for("a:" + anon)
+    return str(state["csrf_token"])
+
+
 def render(
     request: Request,
     template_name: str,
@@ -219,7 +238,7 @@ def render(
         "request": request,
         "actor": actor,
         "unread_messages": lambda: _unread_messages(getattr(state, "db", None), actor),
-        "csrf_token": getattr(state, "csrf_token", ""),
+        "csrf_token": getattr(state, "csrf_token", "") or _visitor_csrf_token(request),
         "locale": i18n.get_locale(),
         "is_htmx": is_htmx(request),
         "flashes": [],

@@ -221,6 +221,7 @@ def test_missing_ratings_mean_not_yet_rated() -> None:
         ("anger", "drie", "Give a whole number from 1 to 7."),
         ("anger", "1_0", "Give a whole number from 1 to 7."),
         ("anger", "٣", "Give a whole number from 1 to 7."),
+        ("anger", "9" * 5000, "Give a whole number from 1 to 7."),  # int() refuses it
         ("anger", True, "Give a whole number from 1 to 7."),
         ("anger", 2.0, "Give a whole number from 1 to 7."),
         ("anger", "0", "Give a rating from 1 to 7."),

@@ -39,6 +39,9 @@ REFUSED = {
     "no token": ({}, {}),
     "a wrong token": ({"csrf_token": "0" * 64}, {}),
     "an empty token": ({"csrf_token": ""}, {}),
+    # wapiti found these: hmac.compare_digest refuses non-ASCII text with a TypeError (a 500).
+    "a token with non-ASCII characters": ({"csrf_token": "0" * 64 + "¿'\"("}, {}),
+    "a non-ASCII token in the header": ({}, {"X-CSRF-Token": "é".encode("latin-1") * 64}),
     "another site's Origin": ({"csrf_token": VALID}, {"Origin": "https://evil.example"}),
     "a null Origin": ({"csrf_token": VALID}, {"Origin": "null"}),
     "a cross-site fetch": ({"csrf_token": VALID}, {"Sec-Fetch-Site": "cross-site"}),
@@ -479,6 +482,30 @@ def test_an_unknown_page_is_a_dutch_not_found_page(client: Client) -> None:
     assert "Pagina niet gevonden" in response.text
 
 
+@pytest.mark.parametrize("logged_in", [False, True], ids=["visitor", "logged in"])
+@pytest.mark.parametrize("url", ["/bestaat/niet", "/language"])  # not found; wrong method
+def test_the_language_switch_works_on_error_pages(
+    client: Client, cast: Cast, logged_in: bool, url: str
+) -> None:
+    # wapiti found the form on these pages without a CSRF token (routing answers them
+    # before the login check that makes the token), so switching the language failed.
+    if logged_in:
+        client.login_as(cast.coach)
+    page = client.get(url)
+    assert page.status_code in (404, 405)
+    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+    assert token and token.group(1)
+
+    switched = client.post(
+        "/language",
+        data={"csrf_token": token.group(1), "locale": "en", "next": "/login"},
+        follow_redirects=False,
+    )
+
+    assert switched.status_code == 303
+    assert client.cookies.get("dyade_locale") == "en"
+
+
 MALFORMED_COOKIES = [
     'consent={"necessary":true,"analytics":false}',
     'broken="unterminated',
@@ -510,3 +537,16 @@ def test_a_cookie_from_another_app_does_not_reset_the_chosen_language(client: Cl
 
     assert response.status_code == 200
     assert '<html lang="en">' in response.text
+
+
+def test_the_upload_form_checks_its_csrf_token(client: Client, cast: Cast) -> None:
+    # wapiti reported this multipart form as "token not checked": its own submission sends
+    # every field as a file part, so the right token was refused as well. A browser's is not.
+    client.login_as(cast.admin)
+    upload = {"definition": ("pix.gif", b"GIF89a", "image/gif")}
+
+    wrong = client.post("/admin/instruments", data={"csrf_token": "wapiti"}, files=upload)
+    right = client.post("/admin/instruments", data={"csrf_token": client.csrf()}, files=upload)
+
+    assert wrong.status_code == 403
+    assert right.status_code == 422  # the form's own answer: this is no instrument file

@@ -17,6 +17,7 @@ from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.middleware import delete_cookie_header, set_cookie_header
 from app.models import TokenPurpose, User, UserSession
+from app.ratelimit import RateLimited
 from app.reminders.routes import reminder_context
 from app.security import SECOND_STEP_COOKIE, SESSION_COOKIE, csrf_token_for, token_digest
 from app.templating import flash, render
@@ -155,7 +156,12 @@ def forgot(request: Request, session: SessionDep, form: FormDep) -> Response:
     if not form.ok:
         context = {"form": {"email": form.get("email")}, "errors": form.errors, "sent": False}
         return render(request, "auth/forgot.html", context, status_code=422)
-    service.request_password_reset(session, email=email)
+    try:
+        service.request_password_reset(session, email=email, address=client_address(request))
+    except RateLimited as exc:
+        context = {"form": {"email": email}, "errors": {"form": exc.message}, "sent": False}
+        headers = {"Retry-After": str(exc.retry_after)}
+        return render(request, "auth/forgot.html", context, status_code=429, headers=headers)
     return render(request, "auth/forgot.html", {"form": {}, "errors": {}, "sent": True})
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
+from app import ratelimit
 from app.auth.passwords import password_problem
 from app.config import get_settings
 from app.errors import DomainError, InvalidInput
@@ -293,8 +294,31 @@ def send_invitation(
     )
 
 
-def request_password_reset(session: Session, *, email: str) -> None:
+def check_reset_rate(session: Session, *, email: str, address: str) -> None:
+    """Count a reset request; RateLimited when this address or email asked too often."""
+    settings = get_settings()
+    window = timedelta(minutes=settings.reset_window_minutes)
+    # The same limit for every email typed, known or not, so it reveals no accounts.
+    for key, count in (
+        (f"reset:address:{address}", settings.reset_max_per_address),
+        (f"reset:email:{normalise_email(email)[:MAX_EMAIL_LENGTH]}", settings.reset_max_per_email),
+    ):
+        wait = ratelimit.hit(session, key=key, limit=ratelimit.Limit(count, window))
+        if wait:
+            minutes = max(1, math.ceil(wait / 60))
+            raise ratelimit.RateLimited(
+                _(
+                    "Too many requests for a new password. Wait %(minutes)s minutes and "
+                    "try again. A link sent earlier still works.",
+                    minutes=minutes,
+                ),
+                retry_after=wait,
+            )
+
+
+def request_password_reset(session: Session, *, email: str, address: str) -> None:
     """Email a reset link when an active account has this address; silent otherwise."""
+    check_reset_rate(session, email=email, address=address)
     email = normalise_email(email)[:MAX_EMAIL_LENGTH]
     user = session.exec(select(User).where(User.email == email)).first()
     if user is None or not user.is_active or user.password_hash is None:

@@ -37,7 +37,7 @@ MIN_SCALE_POINTS: Final = 3
 Band = Literal["low", "mixed", "high"]
 RatingProblem = Literal["unknown_dimension", "not_a_whole_number", "out_of_range"]
 
-_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,9}")  # more digits: not a rating, and int() may refuse
 
 
 class _Model(BaseModel):

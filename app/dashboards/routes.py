@@ -10,7 +10,7 @@ from app.dashboards import charts, research, service
 from app.dashboards.export import Cell, export_rows, to_csv, to_xlsx
 from app.db import CommitInThreadRoute, SessionDep
 from app.deps import AdminActor, SupervisorActor
-from app.forms import optional_date
+from app.forms import optional_date, whole_number
 from app.i18n import gettext as _
 from app.templating import render
 
@@ -27,7 +27,9 @@ def _filters(
     if sector not in service.known_sectors():
         sector = None
     coach = params.get("coach") or ""
-    coach_id = int(coach) if coach.isdigit() and int(coach) in {c.id for c in coaches} else None
+    coach_id = whole_number(coach)
+    if coach_id not in {c.id for c in coaches}:
+        coach_id = None
     started_from = optional_date(
         params.get("from"), errors, _("Enter the start date as YYYY-MM-DD, e.g. 2025-09-01.")
     )

@@ -4,6 +4,7 @@ from app.models.audit import AuditChain, AuditEvent
 from app.models.auth import (
     AccountToken,
     LoginFailure,
+    RateCounter,
     RecoveryCode,
     TokenPurpose,
     UserSession,
@@ -55,6 +56,7 @@ __all__ = [
     "OrganisationReminderSettings",
     "OutboxMessage",
     "PulseEntry",
+    "RateCounter",
     "RecoveryCode",
     "ReflectionSession",
     "Reminder",

@@ -31,7 +31,7 @@ class UserSession(SQLModel, table=True):
 
 class TokenPurpose(StrEnum):
     invitation = "invitation"
-    password_reset = "password_reset"  # noqa: S105 - a token purpose, not a password
+    password_reset = "password_reset"  # noqa: S105 - a token purpose, not a password # nosec B105
     # Between the password and the code: the login waits for its second step.
     second_factor = "second_factor"
 
@@ -72,3 +72,13 @@ class RecoveryCode(SQLModel, table=True):
     code_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
     used_at: datetime | None = None
+
+
+class RateCounter(SQLModel, table=True):
+    """Requests counted per key in one fixed time window, for rate limits across workers."""
+
+    __tablename__ = "rate_counter"
+
+    key: str = Field(primary_key=True, max_length=300)
+    window_start: datetime = Field(primary_key=True, index=True)
+    count: int = Field(default=0)

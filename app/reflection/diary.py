@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from app import i18n
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput, NotFound
+from app.forms import whole_number
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.instruments import render_text
@@ -526,7 +527,9 @@ def experiment_errors(
             count=len(text),
         )
     posted = values.get("how_it_went", "").strip()
-    rating = int(posted) if posted.isdigit() and int(posted) in HOW_IT_WENT else None
+    rating = whole_number(posted)
+    if rating not in HOW_IT_WENT:
+        rating = None
     if rating is None:
         errors["how_it_went"] = _("Choose how it went.")
     return errors, day, rating

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from app import audit, i18n
+from app import audit, i18n, ratelimit
 from app.coaching.coding import released_profiles
 from app.coaching.service import (
     feedback_for_professional,
     feedback_targets,
     mark_feedback_read,
 )
+from app.config import get_settings
 from app.db import CommitInThreadRoute, SessionDep
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
@@ -555,6 +557,24 @@ def _submit_instrument(
     return redirect(request, f"/sessions/{reflection_session.id}/steps/{target}")
 
 
+def _autosave_limited(session: SessionDep, actor: Actor) -> ratelimit.RateLimited | None:
+    """Count one autosave of this login session; the error when it saves far too often."""
+    limit = ratelimit.Limit(get_settings().autosave_max_per_minute, timedelta(minutes=1))
+    try:
+        ratelimit.check(
+            session,
+            key=f"autosave:session:{actor.session_id}",
+            limit=limit,
+            message=_(
+                "Not saved yet: too many saves in a short time. Your text stays here and is "
+                "saved again in a moment."
+            ),
+        )
+    except ratelimit.RateLimited as exc:
+        return exc
+    return None
+
+
 @router.post("/sessions/{session_id}/steps/{step_key}/answers")
 def save_item(
     request: Request,
@@ -570,6 +590,12 @@ def save_item(
     _position, step = service.find_step(template, step_key)
     if step.type != "instrument" or actor.id != trajectory.professional_id:
         raise NotFound()
+    limited = _autosave_limited(session, actor)
+    if limited is not None:
+        # htmx leaves the page as it is on an error: the choice stays and the step's own
+        # submit sends it again.
+        headers = {"Retry-After": str(limited.retry_after)}
+        return HTMLResponse(limited.message, status_code=429, headers=headers)
     _answers, responses = service.load_answers(session, reflection_session)
     definition = service.instrument_for(step, responses.get(step.key))
     answers = read_answers(definition, form.lists)
@@ -646,6 +672,13 @@ def autosave(
     _position, step = service.find_step(template, step_key)
     if step.type not in service.TEXT_TYPES or not _writable(actor, trajectory, step.type):
         raise NotFound()
+    limited = _autosave_limited(session, actor)
+    if limited is not None:
+        return JSONResponse(
+            {"error": limited.message, "retry_after": limited.retry_after},
+            status_code=429,
+            headers={"Retry-After": str(limited.retry_after)},
+        )
     base = parse_version(form.get("version"))
     if base is None:
         return JSONResponse({"error": _("Something is wrong with this request")}, status_code=400)

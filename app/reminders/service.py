@@ -28,6 +28,7 @@ from app.config import get_settings
 from app.db import get_engine
 from app.deps import Actor
 from app.errors import InvalidInput
+from app.forms import whole_number
 from app.i18n import gettext as _
 from app.mail import deliver_message, render_email, send_mail
 from app.models import (
@@ -146,9 +147,10 @@ def _hour(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or not 0 <= int(value) <= 23:
+    hour = whole_number(value)
+    if hour is None or hour > 23:
         raise ValueError(value)
-    return int(value)
+    return hour
 
 
 def save_preferences(
@@ -163,7 +165,7 @@ def save_preferences(
             errors[f"channel-{kind}"] = _("Choose how you want to hear about this.")
         channels[kind] = chosen
     limit = values.get("daily_limit", "")
-    if not limit.isdigit() or int(limit) not in DAILY_LIMITS:
+    if whole_number(limit) not in DAILY_LIMITS:
         errors["daily_limit"] = _("Choose how many reminders a day you want at most.")
     try:
         start = _hour(values.get("quiet_start", ""))
@@ -264,11 +266,11 @@ def save_organisation_settings(
     errors: dict[str, str] = {}
     parsed: dict[str, int] = {}
     for name, (low, high) in REMINDER_LIMITS.items():
-        raw = values.get(name, "").strip()
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        number = whole_number(values.get(name, ""))
+        if number is None or not low <= number <= high:
             errors[name] = _("Fill in a whole number from %(low)s to %(high)s.", low=low, high=high)
         else:
-            parsed[name] = int(raw)
+            parsed[name] = number
     if errors:
         raise InvalidInput(errors)
     row = session.exec(

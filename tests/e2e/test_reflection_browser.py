@@ -299,6 +299,40 @@ def test_an_expired_login_while_typing_keeps_the_text_and_saves_it_after_logging
     _expect(page.get_by_label("Jouw antwoord")).to_have_value(first + more)
 
 
+def test_saving_too_often_keeps_the_text_and_saves_it_after_the_wait(
+    page: Any, live_server: str
+) -> None:
+    _interview_ready(page, live_server, "jeugdzorg2@debrug.example", "R.")
+    step_url = _interview_url(page, live_server, "connected")
+    page.goto(step_url)
+    # The server's limit (120 saves a minute) is far above typing; answer the first save
+    # with the server's 429 to see what the page does with it.
+    limited: list[str] = []
+
+    def once_limited(route: Any) -> None:
+        if limited:
+            route.continue_()
+            return
+        limited.append(route.request.post_data or "")
+        route.fulfill(
+            status=429,
+            headers={"Retry-After": "1"},
+            content_type="application/json",
+            body='{"error": "Nog niet opgeslagen: je slaat te vaak op.", "retry_after": 1}',
+        )
+
+    page.route(re.compile(r".*/steps/connected/draft$"), once_limited)
+    answer = page.get_by_label("Jouw antwoord")
+    text = "R. kwam te laat binnen en smeet zijn jas op de grond."
+    answer.press_sequentially(text)
+    _expect(page.locator("#save-status")).to_contain_text("Nog niet opgeslagen")
+    _expect(answer).to_have_value(text)
+    # Without another key pressed, the page tries again after the wait and succeeds.
+    _expect(page.locator("#save-status")).to_contain_text(DUTCH.saved_at)
+    assert len(limited) == 1
+    _wait_until_stored(page, step_url, text)
+
+
 def _two_tabs(page: Any, step_url: str) -> tuple[Any, Any]:
     """Tab A and tab B on the same step; B saves first, so A's next save conflicts."""
     tab_a = page

@@ -67,6 +67,11 @@
             show(body.message);
           } else if (response.status === 409 && body.conflict) {
             showConflict(body);
+          } else if (response.status === 429) {
+            // Saving too often: keep the text and try again when the server says so.
+            dirty = true;
+            show(body.error || label("failed"));
+            timer = setTimeout(save, Math.max(1, Number(body.retry_after) || 5) * 1000);
           } else {
             show(body.error || label("failed"));
           }
