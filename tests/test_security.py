@@ -550,3 +550,15 @@ def test_the_upload_form_checks_its_csrf_token(client: Client, cast: Cast) -> No
 
     assert wrong.status_code == 403
     assert right.status_code == 422  # the form's own answer: this is no instrument file
+
+
+def test_the_language_switch_checks_its_token_when_logged_in(client: Client, cast: Cast) -> None:
+    # wapiti's csrf module reports "token not properly checked" on POST /language; it is.
+    client.login_as(cast.professional)
+    for token in ("wrong", "", client.csrf()[:-1]):
+        refused = client.post(
+            "/language", data={"locale": "en", "csrf_token": token}, follow_redirects=False
+        )
+        assert refused.status_code == 403, token
+    accepted = client.post_form("/language", {"locale": "en"})
+    assert accepted.status_code == 303
