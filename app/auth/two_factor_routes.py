@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -21,6 +24,7 @@ from app.templating import flash, render
 
 router = APIRouter(route_class=CommitInThreadRoute)
 TWO_FACTOR_PAGE = "/account/two-factor"
+T = TypeVar("T")
 MAX_CODE_LENGTH = 40
 
 
@@ -140,79 +144,80 @@ def _codes_page(request: Request, codes: list[str]) -> Response:
     return render(request, "auth/recovery_codes.html", {"codes": codes})
 
 
-@router.post(TWO_FACTOR_PAGE + "/confirm")
-@enrolment_allowed
-def confirm(request: Request, session: SessionDep, actor: CurrentActor, form: FormDep) -> Response:
+def _with_code(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    action: str,
+    step: Callable[[str], T],
+    form: FormDep,
+) -> T | Response:
+    """Run a step that needs a code from the app: a wrong code back on the page, else audited."""
     try:
-        codes = two_factor.confirm_enrolment(
-            session,
-            user=actor.user,
-            code=form.get("code")[:MAX_CODE_LENGTH],
-            address=client_address(request),
-            session_id=actor.session_id,
-        )
+        result = step(form.get("code")[:MAX_CODE_LENGTH])
     except InvalidInput as exc:
         return _page(request, session, actor, exc.errors, 422)
     except DomainError as exc:
         flash(request, exc.message, "error")
         return redirect(request, TWO_FACTOR_PAGE)
-    audit.record(
+    audit.record(session, actor=actor, action=action, request=request, subject_user_id=actor.id)
+    return result
+
+
+@router.post(TWO_FACTOR_PAGE + "/confirm")
+@enrolment_allowed
+def confirm(request: Request, session: SessionDep, actor: CurrentActor, form: FormDep) -> Response:
+    codes = _with_code(
+        request,
         session,
-        actor=actor,
-        action="account.two_factor_on",
-        request=request,
-        subject_user_id=actor.id,
+        actor,
+        "account.two_factor_on",
+        lambda code: two_factor.confirm_enrolment(
+            session,
+            user=actor.user,
+            code=code,
+            address=client_address(request),
+            session_id=actor.session_id,
+        ),
+        form,
     )
-    return _codes_page(request, codes)
+    return codes if isinstance(codes, Response) else _codes_page(request, codes)
 
 
 @router.post(TWO_FACTOR_PAGE + "/recovery-codes")
 def regenerate(
     request: Request, session: SessionDep, actor: CurrentActor, form: FormDep
 ) -> Response:
-    try:
-        codes = two_factor.new_recovery_codes(
-            session,
-            user=actor.user,
-            code=form.get("code")[:MAX_CODE_LENGTH],
-            address=client_address(request),
-        )
-    except InvalidInput as exc:
-        return _page(request, session, actor, exc.errors, 422)
-    except DomainError as exc:
-        flash(request, exc.message, "error")
-        return redirect(request, TWO_FACTOR_PAGE)
-    audit.record(
+    codes = _with_code(
+        request,
         session,
-        actor=actor,
-        action="account.recovery_codes",
-        request=request,
-        subject_user_id=actor.id,
+        actor,
+        "account.recovery_codes",
+        lambda code: two_factor.new_recovery_codes(
+            session, user=actor.user, code=code, address=client_address(request)
+        ),
+        form,
     )
-    return _codes_page(request, codes)
+    return codes if isinstance(codes, Response) else _codes_page(request, codes)
 
 
 @router.post(TWO_FACTOR_PAGE + "/disable")
 def disable(request: Request, session: SessionDep, actor: CurrentActor, form: FormDep) -> Response:
-    try:
-        two_factor.disable(
+    done = _with_code(
+        request,
+        session,
+        actor,
+        "account.two_factor_off",
+        lambda code: two_factor.disable(
             session,
             user=actor.user,
-            code=form.get("code")[:MAX_CODE_LENGTH],
+            code=code,
             address=client_address(request),
             required=actor.two_factor_required,
-        )
-    except InvalidInput as exc:
-        return _page(request, session, actor, exc.errors, 422)
-    except DomainError as exc:
-        flash(request, exc.message, "error")
-        return redirect(request, TWO_FACTOR_PAGE)
-    audit.record(
-        session,
-        actor=actor,
-        action="account.two_factor_off",
-        request=request,
-        subject_user_id=actor.id,
+        ),
+        form,
     )
+    if isinstance(done, Response):
+        return done
     flash(request, _("Two-factor login is off. You log in with your password only."))
     return redirect(request, TWO_FACTOR_PAGE)
