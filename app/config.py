@@ -58,6 +58,15 @@ class Settings(BaseSettings):
 
     trusted_proxies: bool = False
 
+    # Requests one worker process handles at once; more wait their turn (in the event loop,
+    # which costs nothing). Every request holds at most one database connection, and the
+    # connection pool is sized from this, so that a request never waits for a connection
+    # that another, waiting request holds (with a pool smaller than the number of requests
+    # in progress, such waits can deadlock until the pool times out). Keep it at most the
+    # thread pool's 40 threads; on PostgreSQL, workers × (this + 4) must stay below the
+    # server's max_connections.
+    max_concurrent_requests: int = Field(default=24, ge=1, le=40)
+
     # Completed trajectories are deleted this many months after completion
     # (`python -m app retention run`, e.g. nightly from cron).
     retention_months_after_completion: int = Field(default=24, ge=1, le=1200)

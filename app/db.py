@@ -31,25 +31,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the URL, with SQLite set up for concurrent web use."""
+# Connections beyond the request limit: the in-process reminder job and commands.
+SPARE_CONNECTIONS = 4
+
+
+def make_engine(url: str, *, requests: int | None = None) -> Engine:
+    """An engine for the URL, with SQLite set up for concurrent web use.
+
+    `requests` is how many requests may run at once (settings.max_concurrent_requests); the
+    pool always has a connection for each of them, so none waits for another's.
+    """
+    if requests is None:
+        requests = get_settings().max_concurrent_requests
+    pool: dict[str, Any] = {"pool_size": requests + SPARE_CONNECTIONS, "max_overflow": 10}
     if url.startswith("sqlite"):
-        pool: dict[str, Any] = {}
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            # More connections than the thread pool has threads (40): a request holds its
-            # connection from the login check to the commit, across a trip through the
-            # event loop, and the threads must never all wait for connections that such
-            # requests hold. SQLite connections are cheap (a file handle, a page cache).
-            pool = {"pool_size": 20, "max_overflow": 30}
+        else:
+            pool = {}  # an in-memory database has a pool of its own kind
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 @lru_cache

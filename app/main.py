@@ -30,7 +30,7 @@ from app.home.routes import router as home_router
 from app.htmx import is_htmx, redirect
 from app.i18n import gettext as _
 from app.instruments.loader import load_builtin
-from app.middleware import DyadeMiddleware, add_security_headers
+from app.middleware import ConcurrencyLimit, DyadeMiddleware, add_security_headers
 from app.privacy.routes import router as privacy_router
 from app.programmes.loader import load_builtin_programmes
 from app.questionnaires.routes import router as questionnaires_router
@@ -169,6 +169,8 @@ def create_app() -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
     )
     app.add_middleware(DyadeMiddleware)
+    # Outermost, so that a waiting request has not yet taken anything.
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     app.mount("/vendor", StaticFiles(packages=[("js_lib_htmx", "static")]), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth_router)

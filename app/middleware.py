@@ -1,7 +1,9 @@
-"""One ASGI middleware: the request's locale, security headers and cookie bookkeeping."""
+"""ASGI middleware: the request's locale, security headers and cookie bookkeeping, and the
+limit on requests in progress."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
@@ -113,3 +115,31 @@ def _write_cookies(out: MutableHeaders, state: dict[str, Any], cookies: dict[str
         out.append("Set-Cookie", delete_cookie_header(FLASH_COOKIE))
     for header in state.get("set_cookies", []):
         out.append("Set-Cookie", header)
+
+
+class ConcurrencyLimit:
+    """At most `limit` requests of this process in progress at once; the others wait.
+
+    Each request holds at most one pooled database connection from its login check to its
+    commit, and crosses the thread pool more than once meanwhile. Without a limit, a burst
+    of requests can take every connection while the threads sit with requests that wait for
+    one: nothing moves until the pool's timeout, and then those requests fail. Waiting here,
+    before a request has taken anything, costs nothing but time. Static files do not count.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphore = asyncio.Semaphore(limit)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/static/", "/vendor/")):
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A semaphore belongs to one event loop (tests start several, one after another).
+            self._semaphore, self._loop = asyncio.Semaphore(self.limit), loop
+        async with self._semaphore:
+            await self.app(scope, receive, send)
