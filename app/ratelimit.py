@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -48,23 +50,28 @@ def window_start(now: datetime, window: timedelta) -> datetime:
     return EPOCH + timedelta(seconds=math.floor(elapsed / length) * length)
 
 
-def hit(session: Session, *, key: str, limit: Limit) -> int:
-    """Count one request for the key; the seconds to wait when over the limit, else 0."""
-    now = utcnow()
-    start = window_start(now, limit.window)
-    key = key[:300]
-    dialect = session.get_bind().dialect.name
+@cache
+def _upsert(dialect: str) -> Any:
+    # Built once per dialect: building the statement and its cache key on every autosave
+    # cost about as much as running it.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = RateCounter.__table__  # type: ignore[attr-defined]
-    upsert = (
+    return (
         insert(table)
-        .values(key=key, window_start=start, count=1)
+        .values(key=bindparam("key"), window_start=bindparam("start"), count=1)
         .on_conflict_do_update(
             index_elements=["key", "window_start"], set_={"count": table.c.count + 1}
         )
         .returning(table.c.count)
     )
-    count = int(session.execute(upsert).scalar_one())
+
+
+def hit(session: Session, *, key: str, limit: Limit) -> int:
+    """Count one request for the key; the seconds to wait when over the limit, else 0."""
+    now = utcnow()
+    start = window_start(now, limit.window)
+    upsert = _upsert(session.get_bind().dialect.name)
+    count = int(session.execute(upsert, {"key": key[:300], "start": start}).scalar_one())
     if count == 1:
         # A new window for this key: a good moment to forget windows long gone.
         session.execute(delete(RateCounter).where(col(RateCounter.window_start) < now - KEEP_FOR))
