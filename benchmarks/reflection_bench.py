@@ -418,6 +418,18 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            _report_server_errors(log)
+
+
+def _report_server_errors(log: Any) -> None:
+    """Print what the server logged as errors (a 5xx has its traceback there)."""
+    log.seek(0)
+    lines = log.read().decode("utf-8", "replace").splitlines()
+    errors = [line for line in lines if "Error" in line or "Exception" in line]
+    if errors:
+        print(f"Server logged {len(errors)} error lines; the first ones:", flush=True)
+        for line in errors[:15]:
+            print("  " + line[:300], flush=True)
 
 
 def _wait_ready(port: int, path: str, process: subprocess.Popen[bytes], log: Any) -> None:
@@ -810,6 +822,10 @@ def bench_dyade(
         "DYADE_DATA_DIR": str(data_dir),
         "DYADE_ENVIRONMENT": "test",
         "DYADE_SECRET_KEY": SECRET_KEY,
+        # Each simulated typist saves many times a second, far more often than a person
+        # types: the app's per-session autosave limit (120 a minute) would answer most of
+        # them with 429. The limit itself is tested in tests/test_rate_limits.py.
+        "DYADE_AUTOSAVE_MAX_PER_MINUTE": "1000000000",
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(args.app_root), os.environ.get("PYTHONPATH")])
         ),
