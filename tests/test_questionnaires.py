@@ -378,3 +378,28 @@ def test_a_text_at_the_limit_counts_line_breaks_once(client: Client, cast: Cast)
     assert len(text.replace("\r\n", "\n")) <= limit < len(text)
     entry = {"valence": 0, "child_felt": text}
     assert try_out(client.login_as(cast.coach), definition, entry).status_code == 200
+
+
+def test_scale_radios_escape_their_labels_and_show_the_posted_answer() -> None:
+    points = (
+        service.ScalePoint(1, "1", '<b>never</b> & "so"'),
+        service.ScalePoint(2, "2", None),
+        service.ScalePoint(3, "+3", "always"),
+    )
+    question = service.Question(
+        key="q1", kind="scale", text="?", required=True, points=points, value="2"
+    )
+
+    markup = str(question.scale_html("nl"))
+
+    assert "<b>" not in markup
+    assert "&lt;b&gt;never&lt;/b&gt; &amp; &#34;so&#34;" in markup
+    radios = re.findall(r"<input [^>]*>", markup)
+    assert len(radios) == 3
+    checked = [r for r in radios if " checked" in r]
+    assert checked == [
+        '<input type="radio" id="item-q1-2" name="item-q1" value="2" checked required>'
+    ]
+    assert all(r.endswith(" required>") for r in radios)
+    assert markup.count('<span class="scale-anchor" lang="nl">') == 2
+    assert '<label class="scale-point" for="item-q1-3">' in markup

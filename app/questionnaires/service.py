@@ -12,11 +12,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import PurePosixPath
 from typing import Final
 
 from babel.numbers import format_decimal
+from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -278,6 +279,11 @@ class ScalePoint:
     shown: str
     label: str | None
 
+    @cached_property
+    def escaped(self) -> tuple[str, str]:
+        """Its shown value and label, escaped: a form's questions share their points."""
+        return str(escape(self.shown)), str(escape(self.label)) if self.label else ""
+
 
 @dataclass(frozen=True)
 class TagChoice:
@@ -313,6 +319,32 @@ class Question:
     def name(self) -> str:
         """The form field name of its answer."""
         return ANSWER_PREFIX + self.key
+
+    def scale_html(self, locale: str) -> Markup:
+        """The radio buttons of a scale question, one label around each.
+
+        Built here rather than in the template: the scale points are most of a
+        questionnaire page's render time (16 items of 5 points, eight escaped values each in
+        Jinja); here the values are escaped once and each point is one string.
+        """
+        anchor, name, lang = escape(self.anchor), escape(self.name), escape(locale)
+        required = " required" if self.required else ""
+        parts = []
+        for point in self.points:
+            value = point.value
+            checked = " checked" if self.value == str(value) else ""
+            shown, label = point.escaped
+            if label:
+                label = f'<span class="scale-anchor" lang="{lang}">{label}</span>'
+            parts.append(
+                f'<label class="scale-point" for="{anchor}-{value}">\n'
+                f'  <input type="radio" id="{anchor}-{value}" name="{name}" value="{value}"'
+                f"{checked}{required}>\n"
+                f'  <span class="scale-value">{shown}</span>\n'
+                f"  {label}\n"
+                "</label>"
+            )
+        return Markup("\n".join(parts))  # noqa: S704 - every value above is escaped # nosec B704
 
 
 @dataclass(frozen=True)
