@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from app import audit, i18n
 from app.coaching import coding as coding_service
@@ -171,6 +172,7 @@ def _trajectory_context(
                 codings[0].ratings, codings[1].ratings, scheme
             )
     charts = [(series, _series_chart(series, locale, short_title=True)) for series in view.series]
+    names = _fixed_names()
     chart_groups: dict[str, list[Any]] = {}
     for series, svg in charts:
         chart_groups.setdefault(series.instrument_title[locale], []).append((series, svg))
@@ -202,6 +204,64 @@ def _trajectory_context(
             for t in view.programme.sessions
             for step in t.steps
         },
+        # The words of labels.phase, .change and .session_status, looked up per table row
+        # instead of a macro call per row (hundreds on a long trajectory).
+        "phase_names": names["phase"],
+        "change_names": names["change"],
+        "status_names": names["session_status"],
+    }
+
+
+class _Names(dict[str, Markup]):
+    """Translated names of fixed values; an unknown value is shown as itself, as the label
+    macros do (or as `fallback`, for labels.change)."""
+
+    def __init__(self, names: dict[str, Markup], fallback: Markup | None = None) -> None:
+        super().__init__(names)
+        self.fallback = fallback
+
+    def __missing__(self, key: str) -> Markup | str:
+        return key if self.fallback is None else self.fallback
+
+
+def _name(message: str) -> Markup:
+    # As `{{ _(message) }}` in a macro: the translation is markup, and always a format
+    # string ("%%" is "%").
+    return Markup(_(message)) % {}  # noqa: S704 - our own catalogue # nosec B704
+
+
+def _fixed_names() -> dict[str, _Names]:
+    """The same names as macros/labels.html gives, in the current locale."""
+    no_change = _name("no reliable change")
+    return {
+        "phase": _Names(
+            {
+                "baseline": _name("Intake"),
+                "interview": _name("Interview"),
+                "reflection": _name("Reflection"),
+                "consolidation": _name("Consolidation"),
+                "post": _name("After six weeks"),
+                "follow_up": _name("After three months"),
+            }
+        ),
+        "change": _Names(
+            {
+                "reliably_improved": _name("reliably better"),
+                "reliably_deteriorated": _name("reliably worse"),
+            },
+            fallback=no_change,
+        ),
+        "session_status": _Names(
+            {
+                "locked": _name("Later"),
+                "waiting": _name("Waiting for your coach"),
+                "open": _name("Ready to start"),
+                "in_progress": _name("Started"),
+                "completed": _name("Finished"),
+                "reviewed": _name("Finished and read by your coach"),
+                "skipped": _name("Skipped"),
+            }
+        ),
     }
 
 
