@@ -88,6 +88,10 @@ def _formatted_date(value: date, fmt: str, code: str) -> str:
     return _date_pattern("date", fmt, code).apply(value, _babel_locale(code))
 
 
+#: The `date` filter, for text put together in Python.
+format_date = _format_date
+
+
 def _format_time(value: datetime | None) -> str:
     if value is None:
         return ""

@@ -18,11 +18,12 @@ from app.deps import Actor, CoachActor, CurrentActor, Id
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id
 from app.htmx import redirect
+from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import ReflectionSession, Role, Trajectory, TrajectoryStatus
 from app.notify import mark_read, recent
 from app.reflection.policies import is_assigned_coach, readable_session
-from app.templating import flash, render
+from app.templating import flash, format_date, render
 
 router = APIRouter(route_class=CommitInThreadRoute)
 REASON_MIN = 10
@@ -207,6 +208,14 @@ def _trajectory_context(
         # The words of labels.phase, .change and .session_status, looked up per table row
         # instead of a macro call per row (hundreds on a long trajectory).
         "phase_names": names["phase"],
+        "timeline": _timeline_rows(view, templates, locale),
+        "diary_choices": [
+            (
+                f"diary-{e.id}",
+                _markup(N_("Diary moment of %(date)s"), date=format_date(e.occurred_on, "medium")),
+            )
+            for e in reversed(view.diary)
+        ],
         "change_names": names["change"],
         "status_names": names["session_status"],
     }
@@ -224,42 +233,67 @@ class _Names(dict[str, Markup]):
         return key if self.fallback is None else self.fallback
 
 
+def _markup(message: str, **variables: object) -> Markup:
+    """As `{{ _(message, **variables) }}` in a template: the translation is markup, the
+    values are escaped, and it is always a format string ("%%" is "%")."""
+    return Markup(_(message)) % variables  # noqa: S704 - our own catalogue # nosec B704
+
+
 def _name(message: str) -> Markup:
-    # As `{{ _(message) }}` in a macro: the translation is markup, and always a format
-    # string ("%%" is "%").
-    return Markup(_(message)) % {}  # noqa: S704 - our own catalogue # nosec B704
+    return _markup(message)
+
+
+def _timeline_rows(
+    view: service.TrajectoryView, templates: dict[str, Any], locale: str
+) -> list[tuple[str, str, Markup]]:
+    """The timeline's rows (kind, date, what happened), as the template wrote them."""
+    rows: list[tuple[str, str, Markup]] = []
+    for when, kind, item in view.timeline():
+        if kind in ("session", "session_started"):
+            title = templates[item.template_key].title.get(locale)
+            message = N_("Finished: %(title)s") if kind == "session" else N_("Started: %(title)s")
+            text = _markup(message, title=title)
+        elif kind == "diary":
+            valence = item.values.get("valence")
+            # As the template's `is number` and `"%+d"|format` (JSON holds no other numbers).
+            shown = "%+d" % valence if isinstance(valence, int | float) else "?"  # noqa: UP031
+            text = _markup(N_("Diary moment (feeling %(valence)s)"), valence=shown)
+        else:
+            text = _markup(N_("Experiment tried (went %(score)s of 5)"), score=item.how_it_went)
+        rows.append((kind, format_date(when, "medium"), text))
+    return rows
 
 
 def _fixed_names() -> dict[str, _Names]:
     """The same names as macros/labels.html gives, in the current locale."""
-    no_change = _name("no reliable change")
+    no_change = _name(N_("no reliable change"))
     return {
         "phase": _Names(
             {
-                "baseline": _name("Intake"),
-                "interview": _name("Interview"),
-                "reflection": _name("Reflection"),
-                "consolidation": _name("Consolidation"),
-                "post": _name("After six weeks"),
-                "follow_up": _name("After three months"),
+                "baseline": _name(N_("Intake")),
+                "interview": _name(N_("Interview")),
+                "reflection": _name(N_("Reflection")),
+                "consolidation": _name(N_("Consolidation")),
+                "post": _name(N_("After six weeks")),
+                "follow_up": _name(N_("After three months")),
             }
         ),
         "change": _Names(
             {
-                "reliably_improved": _name("reliably better"),
-                "reliably_deteriorated": _name("reliably worse"),
+                "reliably_improved": _name(N_("reliably better")),
+                "reliably_deteriorated": _name(N_("reliably worse")),
             },
             fallback=no_change,
         ),
         "session_status": _Names(
             {
-                "locked": _name("Later"),
-                "waiting": _name("Waiting for your coach"),
-                "open": _name("Ready to start"),
-                "in_progress": _name("Started"),
-                "completed": _name("Finished"),
-                "reviewed": _name("Finished and read by your coach"),
-                "skipped": _name("Skipped"),
+                "locked": _name(N_("Later")),
+                "waiting": _name(N_("Waiting for your coach")),
+                "open": _name(N_("Ready to start")),
+                "in_progress": _name(N_("Started")),
+                "completed": _name(N_("Finished")),
+                "reviewed": _name(N_("Finished and read by your coach")),
+                "skipped": _name(N_("Skipped")),
             }
         ),
     }
