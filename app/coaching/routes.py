@@ -209,6 +209,16 @@ def _trajectory_context(
         # instead of a macro call per row (hundreds on a long trajectory).
         "phase_names": names["phase"],
         "timeline": _timeline_rows(view, templates, locale),
+        # The diary moments newest first, with their dates written out (the list and the
+        # feedback form's choices are the page's longest loops).
+        "diary_moments": [
+            (
+                format_date(e.occurred_on, "medium"),
+                e.values.get("what_happened"),
+                e.values.get("child_felt"),
+            )
+            for e in reversed(view.diary)
+        ],
         "diary_choices": [
             (
                 f"diary-{e.id}",
