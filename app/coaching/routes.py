@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -312,11 +313,12 @@ def _fixed_names() -> dict[str, _Names]:
 def _series_chart(
     series: service.SubscaleSeries, locale: i18n.Locale, *, short_title: bool = False
 ) -> Any:
-    from app.coaching.charts import ChartLabels, ChartPoint, subscale_chart
+    from app.coaching.charts import ChartPoint, subscale_chart
 
+    labels, phases = _chart_words(locale, i18n.get_locale())
     points = [
         ChartPoint(
-            label=_phase_label(p.phase),
+            label=phases.get(p.phase, p.phase),
             value=p.value,
             change=p.change.classification if p.change else None,
         )
@@ -330,20 +332,31 @@ def _series_chart(
         y_min=series.y_min,
         y_max=series.y_max,
         higher_is_better=series.higher_is_better,
-        labels=ChartLabels(
-            improved=_("reliably better"),
-            no_change=_("no reliable change"),
-            deteriorated=_("reliably worse"),
-            no_value=_("no value"),
-            better=_("better"),
-            decimal_mark="," if locale == "nl" else ".",
-        ),
+        labels=labels,
         chart_id=f"chart-{series.instrument_key}-{series.subscale_key}",
     )
 
 
-def _phase_label(phase: str) -> str:
-    names = {
+@lru_cache(maxsize=8)
+def _chart_words(locale: i18n.Locale, current: str) -> tuple[Any, dict[str, str]]:
+    """The words every score chart shows, and the phase names: fixed texts from the
+    catalogue (read once per process), in the `current` locale, with `locale`'s decimal
+    mark (a report may be drawn in the professional's language)."""
+    from app.coaching.charts import ChartLabels
+
+    labels = ChartLabels(
+        improved=_("reliably better"),
+        no_change=_("no reliable change"),
+        deteriorated=_("reliably worse"),
+        no_value=_("no value"),
+        better=_("better"),
+        decimal_mark="," if locale == "nl" else ".",
+    )
+    return labels, _phase_names()
+
+
+def _phase_names() -> dict[str, str]:
+    return {
         "baseline": _("Intake"),
         "interview": _("Interview"),
         "reflection": _("Reflection"),
@@ -351,7 +364,6 @@ def _phase_label(phase: str) -> str:
         "post": _("After six weeks"),
         "follow_up": _("After three months"),
     }
-    return names.get(phase, phase)
 
 
 def profile_svg(
