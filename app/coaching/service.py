@@ -369,18 +369,21 @@ class TrajectoryView:
         order: dict[str, int] = {t.phase: i for i, t in enumerate(self.programme.sessions)}
         summaries = []
         for phase, entries in sorted(grouped.items(), key=lambda kv: order.get(kv[0], 99)):
-            valences = [e.values.get("valence") for e in entries]
-            numbers = [v for v in valences if isinstance(v, int)]
-            share = {
-                emotion: sum(1 for e in entries if _int(e.values.get(emotion)) >= PRESENT)
-                / len(entries)
-                for emotion in EMOTIONS
-            }
-            masked = sum(
-                1
-                for e in entries
-                if max(_int(e.values.get("hidden")), _int(e.values.get("faked"))) >= PRESENT
-            )
+            # One pass over the entries (a long diary has hundreds of them).
+            numbers: list[int] = []
+            present = dict.fromkeys(EMOTIONS, 0)
+            masked = 0
+            for e in entries:
+                values = e.values
+                valence = values.get("valence")
+                if isinstance(valence, int):
+                    numbers.append(valence)
+                for emotion in EMOTIONS:
+                    if _int(values.get(emotion)) >= PRESENT:
+                        present[emotion] += 1
+                if max(_int(values.get("hidden")), _int(values.get("faked"))) >= PRESENT:
+                    masked += 1
+            share = {emotion: present[emotion] / len(entries) for emotion in EMOTIONS}
             summaries.append(
                 DiaryPhaseSummary(
                     phase=phase,
