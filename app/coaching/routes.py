@@ -186,6 +186,8 @@ def _trajectory_context(
         "chart_groups": list(chart_groups.items()),
         "locale": locale,
         "templates": templates,
+        # Looked up per narrative column and answer: no method call per row.
+        "session_title": {key: t.title.get(locale) for key, t in templates.items()},
         "scheme": scheme,
         "codings_by_session": codings_by_session,
         "agreements": agreements,
