@@ -73,7 +73,23 @@ def _format_date(value: date | None, fmt: str = "long") -> str:
     if value is None:
         return ""
     code = i18n.get_locale()
+    if type(value) is date:
+        return _formatted_date(value, fmt, code)
+    # A datetime (also a date): rarely the same twice, so not worth a cache entry.
     return _date_pattern("date", fmt, code).apply(value, _babel_locale(code))
+
+
+# A date's text depends only on the date, the pattern and the locale, and a page shows
+# the same few dozen dates again and again (a diary moment in the timeline, the list and
+# the feedback form): formatting one with Babel cost about as much as the rest of its
+# row. A process-wide cache of pure results, so nothing can go stale or leak.
+@lru_cache(maxsize=4096)
+def _formatted_date(value: date, fmt: str, code: str) -> str:
+    return _date_pattern("date", fmt, code).apply(value, _babel_locale(code))
+
+
+#: The `date` filter, for text put together in Python.
+format_date = _format_date
 
 
 def _format_time(value: datetime | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
@@ -585,3 +586,49 @@ def test_the_coach_sees_change_judged_by_the_organisations_own_data_from_30_base
     closeness = next(s for s in view.series if s.subscale_key == "closeness")
     assert closeness.latest_change is not None
     assert not closeness.latest_change.provisional
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_the_trajectory_pages_names_are_the_label_macros_words(locale: str) -> None:
+    """The page looks phases, changes and statuses up in a table instead of calling the
+    label macros per row; the words (and the fallback for an unknown value) are theirs."""
+    from app import i18n
+    from app.coaching.routes import _fixed_names
+    from app.templating import environment
+
+    i18n.set_locale(locale)
+    try:
+        labels = environment.get_template("macros/labels.html").make_module({})
+        names = _fixed_names()
+        values = {
+            "phase": [
+                "baseline",
+                "interview",
+                "reflection",
+                "consolidation",
+                "post",
+                "follow_up",
+                "other & <more>",
+            ],
+            "change": [
+                "reliably_improved",
+                "no_reliable_change",
+                "reliably_deteriorated",
+                "other",
+            ],
+            "session_status": [
+                *(status.value for status in SessionStatus),
+                "other & <more>",
+            ],
+        }
+        for macro, keys in values.items():
+            for key in keys:
+                ours = environment.from_string("{{ names[key] }}").render(
+                    names=names[macro], key=key
+                )
+                theirs = environment.from_string("{{ macro(key) }}").render(
+                    macro=getattr(labels, macro), key=key
+                )
+                assert ours == theirs, (macro, key)
+    finally:
+        i18n.set_locale("nl")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from app import audit, i18n
 from app.coaching import coding as coding_service
@@ -17,11 +19,12 @@ from app.deps import Actor, CoachActor, CurrentActor, Id
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id
 from app.htmx import redirect
+from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import ReflectionSession, Role, Trajectory, TrajectoryStatus
 from app.notify import mark_read, recent
 from app.reflection.policies import is_assigned_coach, readable_session
-from app.templating import flash, render
+from app.templating import flash, format_date, render
 
 router = APIRouter(route_class=CommitInThreadRoute)
 REASON_MIN = 10
@@ -171,6 +174,7 @@ def _trajectory_context(
                 codings[0].ratings, codings[1].ratings, scheme
             )
     charts = [(series, _series_chart(series, locale, short_title=True)) for series in view.series]
+    names = _fixed_names()
     chart_groups: dict[str, list[Any]] = {}
     for series, svg in charts:
         chart_groups.setdefault(series.instrument_title[locale], []).append((series, svg))
@@ -182,6 +186,8 @@ def _trajectory_context(
         "chart_groups": list(chart_groups.items()),
         "locale": locale,
         "templates": templates,
+        # Looked up per narrative column and answer: no method call per row.
+        "session_title": {key: t.title.get(locale) for key, t in templates.items()},
         "scheme": scheme,
         "codings_by_session": codings_by_session,
         "agreements": agreements,
@@ -202,17 +208,119 @@ def _trajectory_context(
             for t in view.programme.sessions
             for step in t.steps
         },
+        # The words of labels.phase, .change and .session_status, looked up per table row
+        # instead of a macro call per row (hundreds on a long trajectory).
+        "phase_names": names["phase"],
+        "timeline": _timeline_rows(view, templates, locale),
+        # The diary moments newest first, with their dates written out (the list and the
+        # feedback form's choices are the page's longest loops).
+        "diary_moments": [
+            (
+                format_date(e.occurred_on, "medium"),
+                e.values.get("what_happened"),
+                e.values.get("child_felt"),
+            )
+            for e in reversed(view.diary)
+        ],
+        "diary_choices": [
+            (
+                f"diary-{e.id}",
+                _markup(N_("Diary moment of %(date)s"), date=format_date(e.occurred_on, "medium")),
+            )
+            for e in reversed(view.diary)
+        ],
+        "change_names": names["change"],
+        "status_names": names["session_status"],
+    }
+
+
+class _Names(dict[str, Markup]):
+    """Translated names of fixed values; an unknown value is shown as itself, as the label
+    macros do (or as `fallback`, for labels.change)."""
+
+    def __init__(self, names: dict[str, Markup], fallback: Markup | None = None) -> None:
+        super().__init__(names)
+        self.fallback = fallback
+
+    def __missing__(self, key: str) -> Markup | str:
+        return key if self.fallback is None else self.fallback
+
+
+def _markup(message: str, **variables: object) -> Markup:
+    """As `{{ _(message, **variables) }}` in a template: the translation is markup, the
+    values are escaped, and it is always a format string ("%%" is "%")."""
+    return Markup(_(message)) % variables  # noqa: S704 - our own catalogue # nosec B704
+
+
+def _name(message: str) -> Markup:
+    return _markup(message)
+
+
+def _timeline_rows(
+    view: service.TrajectoryView, templates: dict[str, Any], locale: str
+) -> list[tuple[str, str, Markup]]:
+    """The timeline's rows (kind, date, what happened), as the template wrote them."""
+    rows: list[tuple[str, str, Markup]] = []
+    for when, kind, item in view.timeline():
+        if kind in ("session", "session_started"):
+            title = templates[item.template_key].title.get(locale)
+            message = N_("Finished: %(title)s") if kind == "session" else N_("Started: %(title)s")
+            text = _markup(message, title=title)
+        elif kind == "diary":
+            valence = item.values.get("valence")
+            # As the template's `is number` and `"%+d"|format` (JSON holds no other numbers).
+            shown = "%+d" % valence if isinstance(valence, int | float) else "?"  # noqa: UP031
+            text = _markup(N_("Diary moment (feeling %(valence)s)"), valence=shown)
+        else:
+            text = _markup(N_("Experiment tried (went %(score)s of 5)"), score=item.how_it_went)
+        rows.append((kind, format_date(when, "medium"), text))
+    return rows
+
+
+def _fixed_names() -> dict[str, _Names]:
+    """The same names as macros/labels.html gives, in the current locale."""
+    no_change = _name(N_("no reliable change"))
+    return {
+        "phase": _Names(
+            {
+                "baseline": _name(N_("Intake")),
+                "interview": _name(N_("Interview")),
+                "reflection": _name(N_("Reflection")),
+                "consolidation": _name(N_("Consolidation")),
+                "post": _name(N_("After six weeks")),
+                "follow_up": _name(N_("After three months")),
+            }
+        ),
+        "change": _Names(
+            {
+                "reliably_improved": _name(N_("reliably better")),
+                "reliably_deteriorated": _name(N_("reliably worse")),
+            },
+            fallback=no_change,
+        ),
+        "session_status": _Names(
+            {
+                "locked": _name(N_("Later")),
+                "waiting": _name(N_("Waiting for your coach")),
+                "open": _name(N_("Ready to start")),
+                "in_progress": _name(N_("Started")),
+                "completed": _name(N_("Finished")),
+                "reviewed": _name(N_("Finished and read by your coach")),
+                "skipped": _name(N_("Skipped")),
+            }
+        ),
     }
 
 
 def _series_chart(
     series: service.SubscaleSeries, locale: i18n.Locale, *, short_title: bool = False
 ) -> Any:
-    from app.coaching.charts import ChartLabels, ChartPoint, subscale_chart
+    from app.coaching.charts import ChartPoint, subscale_chart
 
+    labels, phases = _chart_words(locale, i18n.get_locale())
     points = [
         ChartPoint(
-            label=_phase_label(p.phase),
+            label=phases.get(p.phase, p.phase),
             value=p.value,
             change=p.change.classification if p.change else None,
         )
@@ -226,20 +334,31 @@ def _series_chart(
         y_min=series.y_min,
         y_max=series.y_max,
         higher_is_better=series.higher_is_better,
-        labels=ChartLabels(
-            improved=_("reliably better"),
-            no_change=_("no reliable change"),
-            deteriorated=_("reliably worse"),
-            no_value=_("no value"),
-            better=_("better"),
-            decimal_mark="," if locale == "nl" else ".",
-        ),
+        labels=labels,
         chart_id=f"chart-{series.instrument_key}-{series.subscale_key}",
     )
 
 
-def _phase_label(phase: str) -> str:
-    names = {
+@lru_cache(maxsize=8)
+def _chart_words(locale: i18n.Locale, current: str) -> tuple[Any, dict[str, str]]:
+    """The words every score chart shows, and the phase names: fixed texts from the
+    catalogue (read once per process), in the `current` locale, with `locale`'s decimal
+    mark (a report may be drawn in the professional's language)."""
+    from app.coaching.charts import ChartLabels
+
+    labels = ChartLabels(
+        improved=_("reliably better"),
+        no_change=_("no reliable change"),
+        deteriorated=_("reliably worse"),
+        no_value=_("no value"),
+        better=_("better"),
+        decimal_mark="," if locale == "nl" else ".",
+    )
+    return labels, _phase_names()
+
+
+def _phase_names() -> dict[str, str]:
+    return {
         "baseline": _("Intake"),
         "interview": _("Interview"),
         "reflection": _("Reflection"),
@@ -247,7 +366,6 @@ def _phase_label(phase: str) -> str:
         "post": _("After six weeks"),
         "follow_up": _("After three months"),
     }
-    return names.get(phase, phase)
 
 
 def profile_svg(

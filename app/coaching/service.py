@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import bindparam, func, tuple_
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -142,8 +142,16 @@ def organisation_baselines(
     )
     rows: dict[tuple[str, int], list[Any]] = {pair: [] for pair in wanted}
     # One query for every instrument, run even when nothing is wanted so that the count
-    # stays fixed: number the rows per instrument and version, keep the first
-    # BASELINE_SAMPLE of each.
+    # stays fixed.
+    params = {"organisation_id": organisation_id, "wanted": wanted}
+    for key, version, answers in session.execute(_BASELINES, params):
+        rows[(key, version)].append(answers)
+    return rows
+
+
+def _baselines_query() -> Any:
+    """Number the baseline rows per instrument and version, keep the first BASELINE_SAMPLE
+    of each. Built once: the window and subquery cost more to build than to run."""
     position = (
         func.row_number()
         .over(
@@ -163,21 +171,21 @@ def organisation_baselines(
             position,
         )
         .where(
-            col(InstrumentResponse.organisation_id) == organisation_id,
+            col(InstrumentResponse.organisation_id) == bindparam("organisation_id"),
             tuple_(
                 col(InstrumentResponse.instrument_key), col(InstrumentResponse.instrument_version)
-            ).in_(wanted),
+            ).in_(bindparam("wanted", expanding=True)),
             col(InstrumentResponse.phase) == "baseline",
             col(InstrumentResponse.completed_at).is_not(None),
         )
         .subquery()
     )
-    query = sql_select(numbered.c.instrument_key, numbered.c.instrument_version, numbered.c.answers)
-    for key, version, answers in session.execute(
-        query.where(numbered.c.position <= BASELINE_SAMPLE)
-    ):
-        rows[(key, version)].append(answers)
-    return rows
+    return sql_select(
+        numbered.c.instrument_key, numbered.c.instrument_version, numbered.c.answers
+    ).where(numbered.c.position <= BASELINE_SAMPLE)
+
+
+_BASELINES = _baselines_query()
 
 
 # ------------------------------------------------------------------ caseload
@@ -361,18 +369,21 @@ class TrajectoryView:
         order: dict[str, int] = {t.phase: i for i, t in enumerate(self.programme.sessions)}
         summaries = []
         for phase, entries in sorted(grouped.items(), key=lambda kv: order.get(kv[0], 99)):
-            valences = [e.values.get("valence") for e in entries]
-            numbers = [v for v in valences if isinstance(v, int)]
-            share = {
-                emotion: sum(1 for e in entries if _int(e.values.get(emotion)) >= PRESENT)
-                / len(entries)
-                for emotion in EMOTIONS
-            }
-            masked = sum(
-                1
-                for e in entries
-                if max(_int(e.values.get("hidden")), _int(e.values.get("faked"))) >= PRESENT
-            )
+            # One pass over the entries (a long diary has hundreds of them).
+            numbers: list[int] = []
+            present = dict.fromkeys(EMOTIONS, 0)
+            masked = 0
+            for e in entries:
+                values = e.values
+                valence = values.get("valence")
+                if isinstance(valence, int):
+                    numbers.append(valence)
+                for emotion in EMOTIONS:
+                    if _int(values.get(emotion)) >= PRESENT:
+                        present[emotion] += 1
+                if max(_int(values.get("hidden")), _int(values.get("faked"))) >= PRESENT:
+                    masked += 1
+            share = {emotion: present[emotion] / len(entries) for emotion in EMOTIONS}
             summaries.append(
                 DiaryPhaseSummary(
                     phase=phase,
@@ -401,75 +412,85 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else -1
 
 
+# The trajectory page's statements, built once (making a statement and its cache key
+# anew cost about as much as running it). What belongs together is read together: the
+# professional with the relationship, the codings with their evidence, and the coaches'
+# names with the codings and the feedback.
+_PEOPLE = (
+    select(User, FocusRelationship)
+    .join(FocusRelationship, col(FocusRelationship.id) == bindparam("relationship_id"))
+    .where(col(User.id) == bindparam("professional_id"))
+)
+_SESSIONS = (
+    select(ReflectionSession)
+    .where(col(ReflectionSession.trajectory_id) == bindparam("trajectory_id"))
+    .order_by(col(ReflectionSession.position))
+)
+_ANSWERS = select(NarrativeAnswer).where(
+    col(NarrativeAnswer.session_id).in_(bindparam("session_ids", expanding=True))
+)
+_RESPONSES = select(InstrumentResponse).where(
+    col(InstrumentResponse.trajectory_id) == bindparam("trajectory_id")
+)
+_DIARY = (
+    select(DiaryEntry)
+    .where(col(DiaryEntry.trajectory_id) == bindparam("trajectory_id"))
+    .order_by(col(DiaryEntry.occurred_on), col(DiaryEntry.id))
+)
+_EXPERIMENTS = (
+    select(ExperimentLogEntry)
+    .where(col(ExperimentLogEntry.trajectory_id) == bindparam("trajectory_id"))
+    .order_by(col(ExperimentLogEntry.occurred_on))
+)
+_CODINGS = (
+    select(Coding, CodingEvidence, User.display_name)
+    .outerjoin(CodingEvidence, col(CodingEvidence.coding_id) == col(Coding.id))
+    .outerjoin(User, col(User.id) == col(Coding.coach_id))
+    .where(col(Coding.trajectory_id) == bindparam("trajectory_id"))
+    .order_by(col(Coding.id), col(CodingEvidence.id))
+)
+_FEEDBACK = (
+    select(Feedback, User.display_name)
+    .outerjoin(User, col(User.id) == col(Feedback.coach_id))
+    .where(col(Feedback.trajectory_id) == bindparam("trajectory_id"))
+    .order_by(col(Feedback.created_at), col(Feedback.id))
+)
+
+
 def load_trajectory_view(session: Session, *, trajectory: Trajectory) -> TrajectoryView:
     """Everything on the coach's trajectory page, in a fixed number of queries."""
     programme = builtin_programme(trajectory.programme_key, trajectory.programme_version)
-    professional = session.get(User, trajectory.professional_id)
-    relationship = session.get(FocusRelationship, trajectory.focus_relationship_id)
-    assert professional is not None and relationship is not None
-    sessions = list(
-        session.exec(
-            select(ReflectionSession)
-            .where(ReflectionSession.trajectory_id == trajectory.id)
-            .order_by(col(ReflectionSession.position))
-        ).all()
-    )
-    session_ids = [s.id for s in sessions]
-    answers = list(
-        session.exec(
-            select(NarrativeAnswer).where(col(NarrativeAnswer.session_id).in_(session_ids))
-        ).all()
-    )
-    responses = list(
-        session.exec(
-            select(InstrumentResponse).where(InstrumentResponse.trajectory_id == trajectory.id)
-        ).all()
-    )
-    diary = list(
-        session.exec(
-            select(DiaryEntry)
-            .where(DiaryEntry.trajectory_id == trajectory.id)
-            .order_by(col(DiaryEntry.occurred_on), col(DiaryEntry.id))
-        ).all()
-    )
-    experiments = list(
-        session.exec(
-            select(ExperimentLogEntry)
-            .where(ExperimentLogEntry.trajectory_id == trajectory.id)
-            .order_by(col(ExperimentLogEntry.occurred_on))
-        ).all()
-    )
-    codings = list(
-        session.exec(
-            select(Coding).where(Coding.trajectory_id == trajectory.id).order_by(col(Coding.id))
-        ).all()
-    )
-    evidence = list(
-        session.exec(
-            select(CodingEvidence)
-            .join(Coding, col(Coding.id) == col(CodingEvidence.coding_id))
-            .where(Coding.trajectory_id == trajectory.id)
-            .order_by(col(CodingEvidence.id))
-        ).all()
-    )
-    feedback = list(
-        session.exec(
-            select(Feedback)
-            .where(Feedback.trajectory_id == trajectory.id)
-            .order_by(col(Feedback.created_at))
-        ).all()
-    )
-    coach_ids = {c.coach_id for c in codings} | {f.coach_id for f in feedback}
-    coaches = (
-        {
-            u.id or 0: u.display_name
-            for u in session.exec(
-                select(User).where(col(User.id).in_([i for i in coach_ids if i]))
-            ).all()
-        }
-        if any(coach_ids)
-        else {}
-    )
+    people = session.exec(
+        _PEOPLE,
+        params={
+            "relationship_id": trajectory.focus_relationship_id,
+            "professional_id": trajectory.professional_id,
+        },
+    ).first()
+    assert people is not None
+    professional, relationship = people
+    by_trajectory = {"trajectory_id": trajectory.id}
+    sessions = list(session.exec(_SESSIONS, params=by_trajectory).all())
+    answers = list(session.exec(_ANSWERS, params={"session_ids": [s.id for s in sessions]}).all())
+    responses = list(session.exec(_RESPONSES, params=by_trajectory).all())
+    diary = list(session.exec(_DIARY, params=by_trajectory).all())
+    experiments = list(session.exec(_EXPERIMENTS, params=by_trajectory).all())
+    coaches: dict[int, str] = {}
+    codings: list[Coding] = []
+    evidence: list[CodingEvidence] = []
+    for coding, quote, coach_name in session.exec(_CODINGS, params=by_trajectory).all():
+        if not codings or codings[-1] is not coding:
+            codings.append(coding)
+        if quote is not None:
+            evidence.append(quote)
+        if coach_name is not None and coding.coach_id:
+            coaches[coding.coach_id] = coach_name
+    evidence.sort(key=lambda e: e.id or 0)
+    feedback: list[Feedback] = []
+    for item, coach_name in session.exec(_FEEDBACK, params=by_trajectory).all():
+        feedback.append(item)
+        if coach_name is not None and item.coach_id:
+            coaches[item.coach_id] = coach_name
     view = TrajectoryView(
         trajectory=trajectory,
         programme=programme,
