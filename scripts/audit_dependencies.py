@@ -332,7 +332,7 @@ def _describe(error: object) -> str:
 
 def print_page_audit(audit: PageAudit, *, why_fallback: str) -> None:
     """The summary: counts, each vulnerability, each package not checked and why."""
-    print(f"pip-audit could not look anything up: {why_fallback}.")
+    print(f"pip-audit: {why_fallback}.")
     if audit.skipped_reason:
         print(
             f"Dependency audit: SKIPPED, {audit.skipped_reason}. "
