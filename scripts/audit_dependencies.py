@@ -137,7 +137,7 @@ def runtime_closure(
     """Canonical names of the top-level requirements and everything they pull in here."""
     needed: set[str] = set()
     extras_seen: dict[str, set[str]] = {}
-    queue = [Requirement(line) for line in top_level]
+    queue = [r for r in map(Requirement, top_level) if _applies(r, ())]
     while queue:
         requirement = queue.pop()
         name = canonicalize_name(requirement.name)
