@@ -22,7 +22,8 @@ setup() {
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   stamp="$VENV/.stamp-$extra-$(sha256sum pyproject.toml | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    # A fresh venv carries Python's bundled setuptools, which has known advisories.
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools
     if [ "$extra" = dev ]; then
       "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
     else
@@ -64,7 +65,7 @@ case "${1:-}" in
     echo "== bandit"
     "$VENV/bin/bandit" -c pyproject.toml -q -r app scripts
     echo "== pip-audit"
-    # Skips with a clear message when the vulnerability service cannot be reached.
+    # pip-audit, else PyPI's project pages; SKIPPED with the reason when neither answers.
     "$VENV/bin/python" scripts/audit_dependencies.py
     echo "== translations"
     "$VENV/bin/python" -m app i18n --check
