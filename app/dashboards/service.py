@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, cast, distinct, func
+from sqlalchemy import ColumnElement, Integer, case, cast, distinct, func, tuple_
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -223,12 +223,20 @@ def _join_focus() -> Any:
 Totals = dict[str, dict[str, DashboardTotal]]  # kind → cell → running total
 
 
-def _load_totals(session: Session, organisation_id: int) -> Totals:
-    totals: Totals = {"change": {}, "funnel": {}, "participation": {}}
+#: The kinds of running totals every dashboard reads: a few dozen rows, whatever the size
+#: of the organisation (the rows per coach, team and location are read only when needed).
+PAGE_TOTALS = ("change", "funnel", "participation", "accounts")
+
+
+def _load_totals(session: Session, organisation_id: int, kinds: Sequence[str]) -> Totals:
+    totals: Totals = {kind: {} for kind in kinds}
     for total in session.execute(
-        sql_select(DashboardTotal).where(col(DashboardTotal.organisation_id) == organisation_id)
+        sql_select(DashboardTotal).where(
+            col(DashboardTotal.organisation_id) == organisation_id,
+            col(DashboardTotal.kind).in_(kinds),
+        )
     ).scalars():
-        totals.setdefault(total.kind, {})[total.cell] = total
+        totals[total.kind][total.cell] = total
     return totals
 
 
@@ -256,7 +264,9 @@ def _people_by(
                 for cell, t in totals["participation"].items()
                 if cell.startswith("sector/")
             }
-        return {cell: t.people for cell, t in totals.get(dimension, {}).items()}
+        if dimension not in totals:
+            totals.update(_load_totals(session, organisation_id, [dimension]))
+        return {cell: t.people for cell, t in totals[dimension].items()}
     people = func.count(distinct(col(Trajectory.professional_id)))
     query = sql_select(people).select_from(Trajectory).join(FocusRelationship, _join_focus())
     group: Any
@@ -346,8 +356,8 @@ def dashboard(
         teams = team_options(session, actor=actor)
     result = Dashboard(filters=filters, coaches=coaches, teams=teams)
     # The running totals (a few dozen rows, plus one per coach, team and location).
-    totals = _load_totals(session, org)
-    accounts = totals.get("accounts", {}).get("professional")
+    totals = _load_totals(session, org, PAGE_TOTALS)
+    accounts = totals["accounts"].get("professional")
     result.professional_accounts = _shown(accounts.n, accounts.n) if accounts else 0
 
     completed = col(Trajectory.status) == TrajectoryStatus.completed.value
@@ -427,7 +437,10 @@ def dashboard(
             .scalar_subquery()
         )
         result.funnel = _funnel_selected(session, org, selected, extra)
-        result.changes = _changes_selected(session, org, selected)
+        whole = totals["participation"].get("all")
+        # More than an eighth of the organisation: reading the whole index is cheaper.
+        broad = whole is not None and 8 * int(trajectories) > whole.n
+        result.changes = _changes_selected(session, org, selected, extra, broad=broad)
     else:
         result.funnel = _funnel_from_totals(session, org, totals["funnel"], extra)
         result.changes = _changes_from_totals(session, org, totals["change"], extra)
@@ -572,16 +585,34 @@ def _change_rows(cells: dict[tuple[str, str, str], Cell]) -> list[ChangeRow]:
     return out
 
 
-def _changes_selected(session: Session, organisation_id: int, selected: Any) -> list[ChangeRow]:
+def _changes_selected(
+    session: Session, organisation_id: int, selected: Any, extra: int, *, broad: bool
+) -> list[ChangeRow]:
+    """The change rows of the selected trajectories (`selected`: a subquery of their ids).
+
+    A broad selection (a sector, a location) reads ix_subscale_change_dashboard from end
+    to end, in group order, and keeps the rows of the selected trajectories: no table
+    rows, no sort. A narrow one (a team, a coach) looks up its few trajectories instead.
+    SQLite's planner would take the lookups for both, so for a broad selection the
+    trajectory column is wrapped (+ 0) and its index not considered.
+    """
     reliable = col(SubscaleChange.reliable)
     change = col(SubscaleChange.change)
+    group = (
+        col(SubscaleChange.instrument_key),
+        col(SubscaleChange.subscale_key),
+        col(SubscaleChange.comparison),
+    )
+    trajectory: Any = col(SubscaleChange.trajectory_id)
+    where = (
+        col(SubscaleChange.organisation_id) == organisation_id,
+        col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
+        (trajectory + 0 if broad else trajectory).in_(selected),
+    )
     rows = session.execute(
         sql_select(
-            col(SubscaleChange.instrument_key),
-            col(SubscaleChange.subscale_key),
-            col(SubscaleChange.comparison),
+            *group,
             func.count(),
-            func.count(distinct(col(SubscaleChange.professional_id))),
             func.sum(change),
             func.sum(change * change),
             func.min(change),
@@ -590,27 +621,31 @@ def _changes_selected(session: Session, organisation_id: int, selected: Any) -> 
             func.sum(case((reliable == 1, 1), else_=0)),
             func.sum(case((reliable == -1, 1), else_=0)),
         )
-        .where(
-            col(SubscaleChange.organisation_id) == organisation_id,
-            col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
-            col(SubscaleChange.trajectory_id).in_(selected),
-        )
-        .group_by(
-            col(SubscaleChange.instrument_key),
-            col(SubscaleChange.subscale_key),
-            col(SubscaleChange.comparison),
-        )
+        .where(*where)
+        .group_by(*group)
     ).all()
+    # n pairs belong to at least n − extra people; count exactly only below MIN_CELL.
+    small = [(r[0], r[1], r[2]) for r in rows if int(r[3]) - extra < MIN_CELL]
+    people: dict[tuple[str, str, str], int] = {}
+    if small:
+        people = {
+            (key, subscale, comparison): int(n)
+            for key, subscale, comparison, n in session.execute(
+                sql_select(*group, func.count(distinct(col(SubscaleChange.professional_id))))
+                .where(*where, tuple_(*group).in_(small))
+                .group_by(*group)
+            )
+        }
     cells = {
         (r[0], r[1], r[2]): Cell(
             n=int(r[3]),
-            people=int(r[4]),
-            total=float(r[5]),
-            squares=float(r[6]),
-            no_spread=r[7] == r[8],
-            judged=int(r[9]),
-            improved=int(r[10] or 0),
-            deteriorated=int(r[11] or 0),
+            people=people.get((r[0], r[1], r[2]), int(r[3])),
+            total=float(r[4]),
+            squares=float(r[5]),
+            no_spread=r[6] == r[7],
+            judged=int(r[8]),
+            improved=int(r[9] or 0),
+            deteriorated=int(r[10] or 0),
         )
         for r in rows
     }

@@ -18,13 +18,15 @@ class SubscaleChange(SQLModel, table=True):
     __tablename__ = "subscale_change"
     __table_args__ = (
         UniqueConstraint("trajectory_id", "instrument_key", "subscale_key", "comparison"),
-        # Covers the unfiltered dashboard query: group columns first, then what it sums.
+        # Covers the dashboard's queries: group columns first, then the selected
+        # trajectory and what it sums, so a selection reads the index in group order.
         Index(
             "ix_subscale_change_dashboard",
             "organisation_id",
             "instrument_key",
             "subscale_key",
             "comparison",
+            "trajectory_id",
             "professional_id",
             "change",
             "reliable",

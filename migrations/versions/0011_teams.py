@@ -56,6 +56,9 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_team_membership_team_user", ["team_id", "user_id"], unique=False)
 
+    # The dashboard's covering index gains trajectory_id, for filtered selections.
+    _dashboard_index(with_trajectory=True)
+
     # Backfill the new running totals (app.dashboards.summary.account_rows and
     # breakdown_rows; nobody is in a team yet, so every trajectory is in cell "").
     op.execute(
@@ -84,7 +87,17 @@ def upgrade() -> None:
         )
 
 
+def _dashboard_index(*, with_trajectory: bool) -> None:
+    columns = ["organisation_id", "instrument_key", "subscale_key", "comparison"]
+    columns += ["trajectory_id"] if with_trajectory else []
+    columns += ["professional_id", "change", "reliable"]
+    with op.batch_alter_table("subscale_change", schema=None) as batch_op:
+        batch_op.drop_index("ix_subscale_change_dashboard")
+        batch_op.create_index("ix_subscale_change_dashboard", columns, unique=False)
+
+
 def downgrade() -> None:
+    _dashboard_index(with_trajectory=False)
     op.execute(
         "DELETE FROM dashboard_total WHERE kind IN ('accounts', 'coach', 'team', 'location')"
     )
