@@ -30,6 +30,7 @@ from app.models import (
     ReflectionSession,
     SessionStatus,
     SubscaleChange,
+    Team,
     Trajectory,
     User,
 )
@@ -266,3 +267,66 @@ def test_the_same_change_for_everyone_has_no_effect_size() -> None:
         n=7, total=sum(changes), total_squares=sum(c * c for c in changes)
     )
     assert summed.sd == 0 and summed.d_z is None
+
+
+def test_admin_changes_keep_the_accounts_coaches_and_teams_totals_right(
+    client: Client, cast: Cast, db: Session, make_client: Any
+) -> None:
+    from tests.test_dashboard import add_trajectory
+
+    org_id: int = cast.org.id  # type: ignore[assignment]
+    add_trajectory(db, cast.org, cast.professional, coach=cast.coach)
+    add_trajectory(db, cast.org, cast.unassigned_professional, coach=cast.other_coach)
+    db.commit()
+    admin = make_client()  # the supervisor keeps `client`
+    admin.login_as(cast.admin)
+    client.login_as(cast.supervisor)
+
+    def accounts_shown() -> str:
+        match = re.search(r'id="figure-accounts">\s*(\d+)\s*<', client.get("/dashboard").text)
+        return match.group(1) if match else "hidden"
+
+    def same_as_a_recount() -> dict[tuple[str, str], tuple[Any, ...]]:
+        kept = totals(db, org_id)
+        rebuild_totals(db, organisation_id=org_id)
+        db.commit()
+        assert totals(db, org_id) == kept
+        return kept
+
+    assert same_as_a_recount()[("accounts", "professional")][0] == 3
+    for n in range(3):
+        invite = {"display_name": f"Nieuw {n}", "email": f"nieuw{n}@anker.example",
+                  "roles": "professional", "locale": "nl"}  # fmt: skip
+        assert admin.post_form("/admin/users", invite).status_code == 303
+    assert same_as_a_recount()[("accounts", "professional")][0] == 6
+    assert accounts_shown() == "6"
+    steps = [
+        (f"/admin/users/{cast.multi.id}/roles", {"roles": ["coach"]}, 5),
+        (f"/admin/users/{cast.multi.id}/roles", {"roles": ["coach", "professional"]}, 6),
+        (f"/admin/users/{cast.unassigned_professional.id}/deactivate", {}, 5),
+        (f"/admin/users/{cast.unassigned_professional.id}/reactivate", {}, 6),
+        (f"/admin/users/{cast.multi.id}/erase", {"confirmation": cast.multi.email}, 5),
+    ]
+    for url, form, expected in steps:
+        assert admin.post_form(url, form).status_code == 303, url
+        assert same_as_a_recount()[("accounts", "professional")][0] == expected, url
+    assert accounts_shown() == "5"
+    # Coaches with trajectories, and teams and locations as the admin changes them.
+    kept = same_as_a_recount()
+    assert kept[("coach", str(cast.coach.id))][:2] == (1, 1)
+    assert kept[("coach", str(cast.other_coach.id))][:2] == (1, 1)
+    assert (
+        admin.post_form("/admin/teams", {"name": "Groep 3", "location": "Noord"}).status_code == 303
+    )
+    team = db.exec(select(Team).where(Team.organisation_id == org_id)).one()
+    url = f"/admin/users/{cast.professional.id}/team"
+    assert admin.post_form(url, {"team_id": str(team.id)}).status_code == 303
+    kept = same_as_a_recount()
+    assert kept[("team", str(team.id))][:2] == (1, 1) and kept[("team", "")][:2] == (1, 1)
+    assert kept[("location", "Noord")][:2] == (1, 1)
+    moved = {"name": "Groep 3", "location": "Zuid"}
+    assert admin.post_form(f"/admin/teams/{team.id}", moved).status_code == 303
+    kept = same_as_a_recount()
+    assert ("location", "Noord") not in kept and kept[("location", "Zuid")][:2] == (1, 1)
+    assert admin.post_form(url, {"team_id": ""}).status_code == 303
+    assert ("team", str(team.id)) not in same_as_a_recount()
