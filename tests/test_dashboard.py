@@ -458,7 +458,7 @@ def test_filters_by_team_and_location(client: Client, cast: Cast, db: Session) -
     assert "Hun team" not in client.get("/dashboard").text
     # The export names the selection and has the same figures.
     rows = csv_rows(client.get(f"/dashboard/export.csv?team={groep.id}"))
-    assert [say("Selection"), say("Team"), "Groep 3-4 (Noord)"] == rows[1][:3]
+    assert [say("Selection"), say("Team"), "Groep 3-4, locatie Noord"] == rows[1][:3]
     taking_part = next(r for r in rows if r[2] == say("Professionals taking part"))
     assert taking_part[4] == "6"
     closeness = next(

@@ -31,6 +31,7 @@ from app.models import (
     SessionStatus,
     SubscaleChange,
     Team,
+    TeamMembership,
     Trajectory,
     User,
 )
@@ -149,6 +150,16 @@ def test_the_synthetic_generator_makes_consistent_data_the_dashboard_shows(
     assert count(FocusRelationship) == counts.trajectories
     assert count(ReflectionSession) == counts.sessions == 6 * counts.trajectories
     assert count(InstrumentResponse) == counts.responses
+    # Teams at locations, and most professionals in one of their own organisation's teams.
+    assert count(Team) == counts.teams >= 2
+    members = db.exec(
+        select(TeamMembership.user_id, Team.organisation_id, User.organisation_id)
+        .join(Team, col(Team.id) == col(TeamMembership.team_id))
+        .join(User, col(User.id) == col(TeamMembership.user_id))
+        .where(col(TeamMembership.organisation_id).in_(ids))
+    ).all()
+    assert len(members) >= 30 and all(t == u for _, t, u in members)
+    assert all(t.location for t in db.exec(select(Team).where(col(Team.organisation_id).in_(ids))))
     answers = db.exec(
         select(InstrumentResponse.answers).where(col(InstrumentResponse.organisation_id).in_(ids))
     ).all()

@@ -58,6 +58,7 @@ def dashboard(request: Request, session: SessionDep, actor: SupervisorActor) -> 
         "errors": errors,
         "sectors": service.known_sectors(),
         "query": request.url.query,
+        "team_labels": [(team.id, _team_label(team)) for team in teams],
         "funnel_chart": charts.funnel_chart,
         "effect_chart": charts.effect_chart,
     }
@@ -83,11 +84,15 @@ def _export(
     return board, next((c.name for c in coaches if c.id == filters.coach_id), None)
 
 
+def _team_label(team: service.TeamOption) -> str:
+    if not team.location:
+        return team.name
+    return _("%(team)s, location %(location)s", team=team.name, location=team.location)
+
+
 def _team_name(board: service.Dashboard) -> str | None:
     team = next((t for t in board.teams if t.id == board.filters.team_id), None)
-    if team is None:
-        return None
-    return f"{team.name} ({team.location})" if team.location else team.name
+    return None if team is None else _team_label(team)
 
 
 @router.get("/dashboard/export.csv")

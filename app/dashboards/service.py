@@ -314,8 +314,8 @@ def _partitions_are_safe(
 def coach_options(session: Session, *, actor: Actor) -> list[CoachOption]:
     """The coaches with trajectories in the organisation (for the cohort filter)."""
     # Their ids are the cells of the running totals per coach (one row per coach).
-    rows = session.exec(
-        select(User.id, User.display_name)
+    rows = session.execute(  # Core rows: hundreds of them in a large organisation
+        sql_select(col(User.id), col(User.display_name))
         .select_from(DashboardTotal)
         .join(User, col(User.id) == cast(col(DashboardTotal.cell), Integer))
         .where(
@@ -332,8 +332,8 @@ def coach_options(session: Session, *, actor: Actor) -> list[CoachOption]:
 
 def team_options(session: Session, *, actor: Actor) -> list[TeamOption]:
     """The organisation's teams (for the team and location filters)."""
-    rows = session.exec(
-        select(Team.id, Team.name, Team.location)
+    rows = session.execute(
+        sql_select(col(Team.id), col(Team.name), col(Team.location))
         .where(col(Team.organisation_id) == actor.organisation_id)
         .order_by(col(Team.location), col(Team.name), col(Team.id))
     ).all()

@@ -57,7 +57,12 @@ class DashboardTotal(SQLModel, table=True):
     n = trajectories started, people = professionals among them, completed and
     completed_people likewise; distinct people do not add up, so these are recounted
     (one GROUP BY) whenever a trajectory starts, completes, is archived or changes
-    sector. `rebuild_totals` recomputes everything from the base tables.
+    sector. kinds "coach", "team" and "location": cell the coach id, team id or location
+    ("" for none), the same four counts, recounted with the participation and when
+    someone changes team or a team its location. kind "accounts": cell "professional",
+    n = active professional accounts, recounted when an account is created,
+    (de)activated or erased and when the professional role is given or taken.
+    `rebuild_totals` recomputes everything from the base tables.
     """
 
     __tablename__ = "dashboard_total"
