@@ -289,7 +289,8 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - began
     print(
         f"Added {counts.organisations} organisation(s): {counts.professionals:,} professionals, "
-        f"{counts.coaches:,} coaches, {counts.trajectories:,} trajectories, "
+        f"{counts.coaches:,} coaches, {counts.teams:,} teams, "
+        f"{counts.trajectories:,} trajectories, "
         f"{counts.sessions:,} sessions, {counts.responses:,} questionnaire responses, "
         f"{counts.item_answers:,} item answers, {counts.summary_rows:,} summary rows "
         f"in {seconds:.1f} s."

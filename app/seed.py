@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.models import CoachAssignment, Organisation, Role, User, UserRole
+from app.dashboards import summary
+from app.models import CoachAssignment, Organisation, Role, Team, TeamMembership, User, UserRole
 from app.security import hash_password
 
 DEMO_PASSWORD = "reflectie-demo-2026"  # noqa: S105 - printed for the demo on purpose # nosec B105
@@ -29,6 +30,8 @@ class DemoOrganisation:
     people: tuple[DemoPerson, ...]
     # professional key → coach key
     coaching: tuple[tuple[str, str], ...]
+    # (team name, location, professional keys in it)
+    teams: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 P, C, S, A = Role.professional, Role.coach, Role.supervisor, Role.admin
@@ -58,6 +61,11 @@ DEMO = (
             ("pm1", "coach2"),
             ("ib1", "coach2"),
         ),
+        teams=(
+            ("Groep 3-4", "Noord", ("leerkracht1", "leerkracht2", "pm1")),
+            ("Groep 7-8", "Zuid", ("leerkracht3", "leerkracht4")),
+            ("Intern begeleiders", "", ("ib1",)),
+        ),
     ),
     DemoOrganisation(
         slug="jeugdzorg-de-brug",
@@ -82,6 +90,11 @@ DEMO = (
             ("begeleider1", "coach2"),
             ("begeleider2", "coach2"),
             ("kdv1", "coach2"),
+        ),
+        teams=(
+            ("Ambulant team", "Centrum", ("jeugdzorg1", "jeugdzorg2")),
+            ("Gezinshuizen", "", ("gezinshuis1",)),
+            ("Woongroep De Linde", "Oost", ("begeleider1", "begeleider2", "kdv1")),
         ),
     ),
 )
@@ -127,6 +140,20 @@ def seed_demo(session: Session) -> list[tuple[str, str, str]]:
                     professional_id=users[professional].id,  # type: ignore[arg-type]
                 )
             )
+        for name, location, keys in org.teams:
+            team = Team(organisation_id=organisation.id, name=name, location=location)
+            session.add(team)
+            session.flush()
+            for key in keys:
+                session.add(
+                    TeamMembership(
+                        organisation_id=organisation.id,
+                        user_id=users[key].id,  # type: ignore[arg-type]
+                        team_id=team.id,  # type: ignore[arg-type]
+                    )
+                )
+        session.flush()
+        summary.recount_accounts(session, organisation_id=organisation.id)
     return logins
 
 

@@ -23,7 +23,9 @@ from sqlalchemy.engine import Engine
 
 from app.dashboards.summary import (
     ScoredResponse,
+    account_rows,
     add_to_totals,
+    breakdown_rows,
     change_rows,
     change_sums,
     funnel_sums,
@@ -42,6 +44,8 @@ from app.models import (
     ReflectionSession,
     Role,
     SubscaleChange,
+    Team,
+    TeamMembership,
     Trajectory,
     User,
     UserRole,
@@ -60,6 +64,10 @@ SECTOR_WEIGHTS: Final = {
     Sector.family_home: 5,
 }
 PROFESSIONALS_PER_COACH: Final = 40
+PROFESSIONALS_PER_TEAM: Final = 50
+LOCATIONS: Final = ("Noord", "Zuid", "Oost", "West", "Centrum")
+#: Share of professionals in no team (new, between teams, or the team is not entered).
+WITHOUT_TEAM: Final = 0.05
 CHUNK: Final = 5000
 
 
@@ -68,6 +76,7 @@ class Counts:
     organisations: int = 0
     professionals: int = 0
     coaches: int = 0
+    teams: int = 0
     trajectories: int = 0
     sessions: int = 0
     responses: int = 0
@@ -116,6 +125,8 @@ def generate(
 ) -> Counts:
     """Add `organisations` organisations sharing `professionals` professionals between them."""
     rng = random.Random(seed)  # nosec B311 - synthetic data, reproducible by seed
+    # Teams draw from their own generator, so the rest of the data is as it was before.
+    team_rng = random.Random(seed + 1)  # nosec B311
     now = now or datetime.now(UTC)
     programme = builtin_programme("llinc")
     offsets = programme.suggested_offsets()
@@ -131,6 +142,8 @@ def generate(
         User,
         UserRole,
         CoachAssignment,
+        Team,
+        TeamMembership,
         FocusRelationship,
         Trajectory,
         ReflectionSession,
@@ -141,7 +154,7 @@ def generate(
     tables: dict[str, Table] = {m.__table__.name: m.__table__ for m in models}
     counts = Counts()
     with engine.begin() as connection:
-        ids = _next_ids(connection, tables.values())
+        ids = _next_ids(connection, [t for t in tables.values() if "id" in t.c])
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
 
         def new_id(table: str) -> int:
@@ -192,12 +205,25 @@ def generate(
             ]
             counts.coaches += len(coach_ids)
             counts.logins.append((f"coach1@{domain}", Role.coach.value))
+            team_ids = []
+            for t in range(1, max(2, size // PROFESSIONALS_PER_TEAM) + 1):
+                team_ids.append(new_id("team"))
+                rows["team"].append(
+                    {"id": team_ids[-1], "organisation_id": org_id, "name": f"Team {t}",
+                     "location": LOCATIONS[(t - 1) % len(LOCATIONS)], "created_at": now}
+                )  # fmt: skip
+            counts.teams += len(team_ids)
             scored: list[ScoredResponse] = []
             owner: dict[int, int] = {}
             for p in range(1, size + 1):
                 professional_id = person(f"p{p}", f"Professional {p}", Role.professional)
                 counts.professionals += 1
                 coach_id = coach_ids[(p - 1) % len(coach_ids)]
+                if team_rng.random() >= WITHOUT_TEAM:
+                    rows["team_membership"].append(
+                        {"user_id": professional_id, "organisation_id": org_id,
+                         "team_id": team_rng.choice(team_ids), "created_at": now}
+                    )  # fmt: skip
                 rows["coach_assignment"].append(
                     {"id": new_id("coach_assignment"), "organisation_id": org_id,
                      "coach_id": coach_id, "professional_id": professional_id}
@@ -232,10 +258,14 @@ def generate(
         added = {row["id"] for row in rows["organisation"]}
         funnel = {k: v for k, v in funnel_sums(connection).items() if k[0] in added}
         add_to_totals(connection, merge_sums(change_sums(rows["subscale_change"]), funnel))
-        participation = [r for r in participation_rows(connection) if r["organisation_id"] in added]
+        counted = participation_rows(connection) + breakdown_rows(connection)
+        counted += account_rows(connection)
+        participation = [r for r in counted if r["organisation_id"] in added]
         _insert(connection, tables["dashboard_total"], participation)
         if connection.dialect.name == "postgresql":
-            for name in tables:
+            for name, table in tables.items():
+                if "id" not in table.c:
+                    continue
                 connection.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 - our table names # nosec B608

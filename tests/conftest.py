@@ -29,6 +29,7 @@ from sqlmodel import Session, SQLModel  # noqa: E402
 
 from app.auth.service import start_session  # noqa: E402
 from app.cli import migrate  # noqa: E402
+from app.dashboards.summary import recount_accounts  # noqa: E402
 from app.db import get_engine  # noqa: E402
 from app.main import app  # noqa: E402
 from app.models import CoachAssignment, Organisation, Role, User, UserRole  # noqa: E402
@@ -196,6 +197,9 @@ def cast(db: Session, password_hash: str) -> Cast:
             professional_id=people.outsider.id,
         )
     )  # type: ignore[arg-type]
+    # The accounts were made past the admin service: count them as it would have.
+    for organisation in (org, other):
+        recount_accounts(db, organisation_id=organisation.id)  # type: ignore[arg-type]
     db.commit()
     return people
 

@@ -27,6 +27,7 @@ from app.models import (
     OutboxMessage,
     ReflectionSession,
     SessionStatus,
+    Team,
     TokenPurpose,
     UserSession,
 )
@@ -135,6 +136,14 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # A data request answered by an admin: first the reason form (200), then the file.
     ("GET", "/admin/users/{user_id}/data.json"): expect(LOGIN, 403, 403, 403, 200, 404),
     ("POST", "/admin/users/{user_id}/two-factor/reset"): expect(LOGIN, 403, 403, 403, 422, 404),
+    # Teams: the admin's own organisation; another organisation's team or person is a 404.
+    # An empty form: no name (422); for a person, "no team" (303).
+    ("GET", "/admin/teams"): expect(LOGIN, 403, 403, 403, 200, 200),
+    ("POST", "/admin/teams"): expect(LOGIN, 403, 403, 403, 422, 422),
+    ("GET", "/admin/teams/{team_id}"): expect(LOGIN, 403, 403, 403, 200, 404),
+    ("POST", "/admin/teams/{team_id}"): expect(LOGIN, 403, 403, 403, 422, 404),
+    ("POST", "/admin/teams/{team_id}/delete"): expect(LOGIN, 403, 403, 403, 303, 404),
+    ("POST", "/admin/users/{user_id}/team"): expect(LOGIN, 403, 403, 403, 303, 404),
     # The audit trail: admins of the organisation, only after a two-factor login (below).
     ("GET", "/admin/audit"): expect(LOGIN, 403, 403, 403, 200, 200),
     ("GET", "/admin/audit/export.csv"): expect(LOGIN, 403, 403, 403, 200, 200),
@@ -274,6 +283,11 @@ def _path_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
         ).first()
         assert assignment is not None
         values["assignment_id"] = str(assignment.id)
+    if "{team_id}" in path:
+        team = Team(organisation_id=cast.org.id, name="Groep 5", location="Noord")  # type: ignore[arg-type]
+        db.add(team)
+        db.flush()
+        values["team_id"] = str(team.id)
     if "{message_id}" in path:
         message = OutboxMessage(
             organisation_id=cast.org.id, to_address="x@anker.example", subject="s", body_text="t"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from openpyxl import load_workbook
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app import i18n
 from app.dashboards.summary import rebuild_totals, refresh_changes
@@ -22,6 +22,8 @@ from app.models import (
     Organisation,
     ReflectionSession,
     Role,
+    Team,
+    TeamMembership,
     Trajectory,
     User,
     utcnow,
@@ -396,3 +398,144 @@ def test_five_trajectories_of_one_person_are_one_person(
         assert chart.group(0).count("<rect") == 2 and chart.group(0).count(hidden) == 4
         effect = re.search(r'<svg[^>]*id="dashboard-effect-post".*?</svg>', page.text, re.S)
         assert effect and "<rect" not in effect.group(0)  # every change row is hidden
+
+
+# Teams and locations
+
+
+def in_team(
+    db: Session, org: Organisation, people: list[User], name: str, location: str = ""
+) -> Team:
+    team = Team(organisation_id=org.id, name=name, location=location)  # type: ignore[arg-type]
+    db.add(team)
+    db.flush()
+    for person in people:
+        db.add(TeamMembership(organisation_id=org.id, user_id=person.id, team_id=team.id))  # type: ignore[arg-type]
+    db.flush()
+    rebuild_totals(db, organisation_id=org.id)  # type: ignore[arg-type]
+    db.commit()
+    return team
+
+
+def shown_professionals(client: Client, query: str) -> str:
+    match = re.search(r'id="figure-professionals">\s*(\d+)\s*<', client.get(query).text)
+    return match.group(1) if match else ""
+
+
+def withheld(client: Client, query: str) -> bool:
+    page = client.get(query)
+    assert page.status_code == 200
+    notice = say(
+        "Not shown: this selection differs from a wider one by fewer than %(n)s people.", n=5
+    )
+    return notice in page_text(page) and 'id="figure-professionals"' not in page.text
+
+
+def test_filters_by_team_and_location(client: Client, cast: Cast, db: Session) -> None:
+    edu = professionals(db, cast.org, 6, "edu")
+    for person, change in zip(edu, CHANGES, strict=True):
+        add_trajectory(db, cast.org, person, closeness=(3.0, 3.0 + change))
+    care = professionals(db, cast.org, 5, "care")
+    for person in care:
+        add_trajectory(db, cast.org, person, sector="childcare", closeness=(3.0, 2.0))
+    groep = in_team(db, cast.org, edu, "Groep 3-4", "Noord")
+    linde = in_team(db, cast.org, care, "De Linde", "Zuid")
+    client.login_as(cast.supervisor)
+    page = client.get("/dashboard")
+    assert f'<option value="{groep.id}">Groep 3-4, locatie Noord</option>' in page_text(page)
+    assert '<option value="Zuid">Zuid</option>' in page.text
+    assert shown_professionals(client, f"/dashboard?team={groep.id}") == "6"
+    assert "+0,83" in closeness_post(client.get(f"/dashboard?team={groep.id}"))
+    assert shown_professionals(client, f"/dashboard?team={linde.id}") == "5"
+    assert shown_professionals(client, "/dashboard?location=Zuid") == "5"
+    assert "\u22121,00" in closeness_post(client.get("/dashboard?location=Zuid"))
+    # Team and location together: the same five, compared with either filter alone.
+    assert shown_professionals(client, f"/dashboard?team={linde.id}&location=Zuid") == "5"
+    # A location that no team has, or another organisation's team, is ignored.
+    assert shown_professionals(client, "/dashboard?location=Atlantis") == "11"
+    theirs = in_team(db, cast.other_org, [], "Hun team", "Elders")
+    assert shown_professionals(client, f"/dashboard?team={theirs.id}") == "11"
+    assert "Hun team" not in client.get("/dashboard").text
+    # The export names the selection and has the same figures.
+    rows = csv_rows(client.get(f"/dashboard/export.csv?team={groep.id}"))
+    assert [say("Selection"), say("Team"), "Groep 3-4, locatie Noord"] == rows[1][:3]
+    taking_part = next(r for r in rows if r[2] == say("Professionals taking part"))
+    assert taking_part[4] == "6"
+    closeness = next(
+        r for r in rows if r[2].endswith(": Nabijheid") and r[3] == say("After six weeks")
+    )
+    assert closeness[4:9] == ["6", "0.833", "0.198", "1.469", "1.376"]
+    sheet = xlsx_rows(client.get("/dashboard/export.xlsx?location=Zuid"))
+    assert [say("Selection"), say("Location"), "Zuid"] == sheet[1][:3]
+
+
+def test_a_small_team_and_a_team_that_would_give_it_away_are_withheld(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    # Teams of 6, 3 and 6 people: the small team is hidden; showing both big teams would
+    # give it away (15 − 6 − 6 = 3), so one of them is hidden too, as in a table.
+    teams = []
+    for name, n in (("A", 6), ("B", 3), ("C", 6)):
+        people = professionals(db, cast.org, n, f"t{name}")
+        for person in people:
+            add_trajectory(db, cast.org, person)
+        teams.append(in_team(db, cast.org, people, f"Team {name}"))
+    client.login_as(cast.supervisor)
+    assert shown_professionals(client, "/dashboard") == "15"
+    a, b, c = (withheld(client, f"/dashboard?team={t.id}") for t in teams)
+    assert b, "a team of three is shown"
+    assert a != c, "both big teams shown (or both hidden without need)"
+    # Without B the other two are safe: nothing is left over to recover.
+    b_members = db.exec(select(TeamMembership).where(TeamMembership.team_id == teams[1].id)).all()
+    for membership in b_members:
+        db.delete(membership)
+    db.flush()
+    rebuild_totals(db, organisation_id=cast.org.id)  # type: ignore[arg-type]
+    db.commit()
+    # 3 people in no team now: "no team" is a small group of its own, so still one hidden.
+    a, c = (withheld(client, f"/dashboard?team={t.id}") for t in (teams[0], teams[2]))
+    assert a != c
+
+
+def test_sectors_shown_one_by_one_do_not_give_a_small_sector_away(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    # 6 in education, 6 in youth care, 3 in childcare: the sector table hides childcare and
+    # one big sector; the sector filter must not show both big ones either.
+    for sector, n in (("education", 6), ("youth_care", 6), ("childcare", 3)):
+        for person in professionals(db, cast.org, n, sector):
+            add_trajectory(db, cast.org, person, sector=sector)
+    db.commit()
+    client.login_as(cast.supervisor)
+    table = re.search(r'id="table-sectors">(.*?)</table>', client.get("/dashboard").text, re.S)
+    assert table
+    shown = [
+        row for row in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S) if "<td>6</td>" in row
+    ]
+    assert len(shown) == 1  # one big sector in the table, the other hidden with childcare
+    education = withheld(client, "/dashboard?sector=education")
+    youth = withheld(client, "/dashboard?sector=youth_care")
+    assert withheld(client, "/dashboard?sector=childcare")
+    assert education != youth
+    # The filter shows the same sector as the table, not the one the table hides.
+    assert (say("Education (school)") in html.unescape(shown[0])) == (not education)
+    # The same rule with another filter on: the breakdown is counted in that selection.
+    assert withheld(client, "/dashboard?sector=childcare&from=2000-01-01")
+    assert withheld(client, "/dashboard?sector=education&from=2000-01-01") == education
+
+
+def test_the_team_filter_counts_people_not_trajectories(
+    client: Client, cast: Cast, db: Session
+) -> None:
+    # One keen person with five trajectories is still one person: the team is hidden.
+    keen = professionals(db, cast.org, 1, "keen")
+    for _ in range(5):
+        add_trajectory(db, cast.org, keen[0])
+    others = professionals(db, cast.org, 8, "rest")
+    for person in others:
+        add_trajectory(db, cast.org, person)
+    team = in_team(db, cast.org, keen, "Solo")
+    client.login_as(cast.supervisor)
+    assert withheld(client, f"/dashboard?team={team.id}")
+    rows = csv_rows(client.get(f"/dashboard/export.csv?team={team.id}"))
+    assert not any(r[2] == say("Professionals taking part") for r in rows)

@@ -30,6 +30,8 @@ from app.models import (
     ReflectionSession,
     SessionStatus,
     SubscaleChange,
+    Team,
+    TeamMembership,
     Trajectory,
     User,
 )
@@ -148,6 +150,16 @@ def test_the_synthetic_generator_makes_consistent_data_the_dashboard_shows(
     assert count(FocusRelationship) == counts.trajectories
     assert count(ReflectionSession) == counts.sessions == 6 * counts.trajectories
     assert count(InstrumentResponse) == counts.responses
+    # Teams at locations, and most professionals in one of their own organisation's teams.
+    assert count(Team) == counts.teams >= 2
+    members = db.exec(
+        select(TeamMembership.user_id, Team.organisation_id, User.organisation_id)
+        .join(Team, col(Team.id) == col(TeamMembership.team_id))
+        .join(User, col(User.id) == col(TeamMembership.user_id))
+        .where(col(TeamMembership.organisation_id).in_(ids))
+    ).all()
+    assert len(members) >= 30 and all(t == u for _, t, u in members)
+    assert all(t.location for t in db.exec(select(Team).where(col(Team.organisation_id).in_(ids))))
     answers = db.exec(
         select(InstrumentResponse.answers).where(col(InstrumentResponse.organisation_id).in_(ids))
     ).all()
@@ -210,11 +222,21 @@ def test_the_migration_backfills_summary_rows_and_totals(tmp_path: Path) -> None
     assert made and counts.summary_rows == len(made) and kept
     # Back to before the summary existed (its tables dropped), and up again: the backfill
     # computes the same rows (ids aside) and totals from the responses and sessions.
+    # The teams went with the downgrade, so per team and location everyone is now in
+    # cell "" (no team); the backfill counts that as a rebuild from the base tables does.
     alembic("downgrade", "0008")
     alembic("upgrade", "head")
+    by_team = ("team", "location")
     with Session(engine) as session:
         assert summary_rows(session, org_id) == made  # type: ignore[arg-type]
-        assert totals(session, org_id) == kept  # type: ignore[arg-type]
+        backfilled = totals(session, org_id)  # type: ignore[arg-type]
+        assert {k: v for k, v in backfilled.items() if k[0] not in by_team} == {
+            k: v for k, v in kept.items() if k[0] not in by_team
+        }
+        assert {k for k in backfilled if k[0] in by_team} == {("team", ""), ("location", "")}
+        rebuild_totals(session, organisation_id=org_id)  # type: ignore[arg-type]
+        session.commit()
+        assert totals(session, org_id) == backfilled  # type: ignore[arg-type]
     engine.dispose()
 
 
@@ -256,3 +278,66 @@ def test_the_same_change_for_everyone_has_no_effect_size() -> None:
         n=7, total=sum(changes), total_squares=sum(c * c for c in changes)
     )
     assert summed.sd == 0 and summed.d_z is None
+
+
+def test_admin_changes_keep_the_accounts_coaches_and_teams_totals_right(
+    client: Client, cast: Cast, db: Session, make_client: Any
+) -> None:
+    from tests.test_dashboard import add_trajectory
+
+    org_id: int = cast.org.id  # type: ignore[assignment]
+    add_trajectory(db, cast.org, cast.professional, coach=cast.coach)
+    add_trajectory(db, cast.org, cast.unassigned_professional, coach=cast.other_coach)
+    db.commit()
+    admin = make_client()  # the supervisor keeps `client`
+    admin.login_as(cast.admin)
+    client.login_as(cast.supervisor)
+
+    def accounts_shown() -> str:
+        match = re.search(r'id="figure-accounts">\s*(\d+)\s*<', client.get("/dashboard").text)
+        return match.group(1) if match else "hidden"
+
+    def same_as_a_recount() -> dict[tuple[str, str], tuple[Any, ...]]:
+        kept = totals(db, org_id)
+        rebuild_totals(db, organisation_id=org_id)
+        db.commit()
+        assert totals(db, org_id) == kept
+        return kept
+
+    assert same_as_a_recount()[("accounts", "professional")][0] == 3
+    for n in range(3):
+        invite = {"display_name": f"Nieuw {n}", "email": f"nieuw{n}@anker.example",
+                  "roles": "professional", "locale": "nl"}  # fmt: skip
+        assert admin.post_form("/admin/users", invite).status_code == 303
+    assert same_as_a_recount()[("accounts", "professional")][0] == 6
+    assert accounts_shown() == "6"
+    steps = [
+        (f"/admin/users/{cast.multi.id}/roles", {"roles": ["coach"]}, 5),
+        (f"/admin/users/{cast.multi.id}/roles", {"roles": ["coach", "professional"]}, 6),
+        (f"/admin/users/{cast.unassigned_professional.id}/deactivate", {}, 5),
+        (f"/admin/users/{cast.unassigned_professional.id}/reactivate", {}, 6),
+        (f"/admin/users/{cast.multi.id}/erase", {"confirmation": cast.multi.email}, 5),
+    ]
+    for url, form, expected in steps:
+        assert admin.post_form(url, form).status_code == 303, url
+        assert same_as_a_recount()[("accounts", "professional")][0] == expected, url
+    assert accounts_shown() == "5"
+    # Coaches with trajectories, and teams and locations as the admin changes them.
+    kept = same_as_a_recount()
+    assert kept[("coach", str(cast.coach.id))][:2] == (1, 1)
+    assert kept[("coach", str(cast.other_coach.id))][:2] == (1, 1)
+    assert (
+        admin.post_form("/admin/teams", {"name": "Groep 3", "location": "Noord"}).status_code == 303
+    )
+    team = db.exec(select(Team).where(Team.organisation_id == org_id)).one()
+    url = f"/admin/users/{cast.professional.id}/team"
+    assert admin.post_form(url, {"team_id": str(team.id)}).status_code == 303
+    kept = same_as_a_recount()
+    assert kept[("team", str(team.id))][:2] == (1, 1) and kept[("team", "")][:2] == (1, 1)
+    assert kept[("location", "Noord")][:2] == (1, 1)
+    moved = {"name": "Groep 3", "location": "Zuid"}
+    assert admin.post_form(f"/admin/teams/{team.id}", moved).status_code == 303
+    kept = same_as_a_recount()
+    assert ("location", "Noord") not in kept and kept[("location", "Zuid")][:2] == (1, 1)
+    assert admin.post_form(url, {"team_id": ""}).status_code == 303
+    assert ("team", str(team.id)) not in same_as_a_recount()

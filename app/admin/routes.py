@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import col, select
 
 from app import audit
-from app.admin import service
+from app.admin import service, teams
 from app.config import get_settings
 from app.db import CommitInThreadRoute, SessionDep
 from app.deps import AdminActor, Id
@@ -89,6 +89,8 @@ def _detail(
         "coaches": service.coaches(session, actor=actor),
         "assignments": _assignments(session, actor, user_id),
         "trajectories": _trajectories(session, actor, user_id),
+        "teams": teams.list_teams(session, actor=actor),
+        "team": teams.team_of(session, actor=actor, user_id=user_id),
         "errors": errors or {},
     }
     return render(request, "admin/user.html", context, status_code=status)
@@ -256,6 +258,148 @@ def remove_coach(
     )
     flash(request, _("The coach is no longer assigned."))
     return redirect(request, f"/admin/users/{assignment.professional_id}")
+
+
+@router.post("/users/{user_id}/team")
+def change_team(
+    request: Request, session: SessionDep, actor: AdminActor, form: FormDep, user_id: Id
+) -> Response:
+    raw = form.get("team_id")
+    team_id = parse_id(raw)
+    try:
+        if raw and team_id is None:
+            raise InvalidInput({"team_id": _("Choose a team from the list.")})
+        team = teams.set_team(session, actor=actor, user_id=user_id, team_id=team_id)
+    except InvalidInput as exc:
+        return _detail(request, session, actor, user_id, exc.errors, 422)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _detail(request, session, actor, user_id, {"team_id": exc.message}, 422)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.team",
+        request=request,
+        subject_user_id=user_id,
+        detail=f"team={team.id}" if team else "team=none",
+    )
+    if team is None:
+        flash(request, _("This person is no longer in a team."))
+    else:
+        flash(request, _("This person is now in team %(team)s.", team=team.name))
+    return redirect(request, f"/admin/users/{user_id}")
+
+
+# Teams
+
+
+def _teams_page(
+    request: Request,
+    session: SessionDep,
+    actor: AdminActor,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "rows": teams.list_teams(session, actor=actor),
+        "values": values or {},
+        "errors": errors or {},
+    }
+    return render(request, "admin/teams.html", context, status_code=status)
+
+
+@router.get("/teams")
+def teams_page(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    return _teams_page(request, session, actor)
+
+
+@router.post("/teams")
+def create_team(
+    request: Request, session: SessionDep, actor: AdminActor, form: FormDep
+) -> Response:
+    values = {"name": form.get("name")[:500], "location": form.get("location")[:500]}
+    try:
+        team = teams.create_team(
+            session, actor=actor, name=values["name"], location=values["location"]
+        )
+    except InvalidInput as exc:
+        return _teams_page(request, session, actor, values, exc.errors, 422)
+    audit.record(
+        session,
+        actor=actor,
+        action="team.create",
+        request=request,
+        detail=f"team={team.id}: {team.name} / {team.location}"[:500],
+    )
+    flash(request, _("Team %(team)s has been added.", team=team.name))
+    return redirect(request, "/admin/teams")
+
+
+def _team_page(
+    request: Request,
+    session: SessionDep,
+    actor: AdminActor,
+    team_id: Id,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    team = teams.get_team(session, actor=actor, team_id=team_id)
+    context = {
+        "team": team,
+        "members": teams.members(session, actor=actor, team_id=team_id),
+        "values": values or {"name": team.name, "location": team.location},
+        "errors": errors or {},
+    }
+    return render(request, "admin/team.html", context, status_code=status)
+
+
+@router.get("/teams/{team_id}")
+def team_page(request: Request, session: SessionDep, actor: AdminActor, team_id: Id) -> Response:
+    return _team_page(request, session, actor, team_id)
+
+
+@router.post("/teams/{team_id}")
+def update_team(
+    request: Request, session: SessionDep, actor: AdminActor, form: FormDep, team_id: Id
+) -> Response:
+    values = {"name": form.get("name")[:500], "location": form.get("location")[:500]}
+    try:
+        team = teams.update_team(
+            session, actor=actor, team_id=team_id, name=values["name"], location=values["location"]
+        )
+    except InvalidInput as exc:
+        return _team_page(request, session, actor, team_id, values, exc.errors, 422)
+    audit.record(
+        session,
+        actor=actor,
+        action="team.update",
+        request=request,
+        detail=f"team={team.id}: {team.name} / {team.location}"[:500],
+    )
+    flash(request, _("The team has been saved."))
+    return redirect(request, f"/admin/teams/{team_id}")
+
+
+@router.post("/teams/{team_id}/delete")
+def delete_team(request: Request, session: SessionDep, actor: AdminActor, team_id: Id) -> Response:
+    try:
+        team = teams.delete_team(session, actor=actor, team_id=team_id)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _team_page(request, session, actor, team_id, None, {"status": exc.message}, 422)
+    audit.record(
+        session,
+        actor=actor,
+        action="team.delete",
+        request=request,
+        detail=f"team={team_id}: {team.name} / {team.location}"[:500],
+    )
+    flash(request, _("Team %(team)s has been removed.", team=team.name))
+    return redirect(request, "/admin/teams")
 
 
 def _require_outbox() -> None:

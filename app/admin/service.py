@@ -9,7 +9,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
+from app.admin.teams import leave_team
 from app.auth import service as auth_service
+from app.dashboards import summary
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput
 from app.i18n import gettext as _
@@ -132,6 +134,8 @@ def invite_user(
     session.flush()
     for role in chosen:
         session.add(UserRole(organisation_id=actor.organisation_id, user_id=user.id, role=role))  # type: ignore[arg-type]
+    session.flush()
+    summary.recount_accounts(session, organisation_id=actor.organisation_id)
     organisation = session.get(Organisation, actor.organisation_id)
     assert organisation is not None
     auth_service.send_invitation(
@@ -178,6 +182,9 @@ def set_roles(session: Session, *, actor: Actor, user_id: int, roles: list[str])
         session.execute(
             delete(CoachAssignment).where(col(CoachAssignment.professional_id) == user.id)
         )
+        leave_team(session, organisation_id=actor.organisation_id, user_id=user_id)
+    session.flush()
+    summary.recount_accounts(session, organisation_id=actor.organisation_id)
     return user
 
 
@@ -193,6 +200,8 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
     session.add(user)
     if not active:
         auth_service.end_all_sessions(session, user_id=user_id)
+    session.flush()
+    summary.recount_accounts(session, organisation_id=actor.organisation_id)
     return user
 
 

@@ -33,7 +33,9 @@ def _number(value: float | None, digits: int = 3) -> Cell:
     return None if value is None else round(value, digits)
 
 
-def export_rows(board: Dashboard, *, coach_name: str | None) -> Iterator[list[Cell]]:
+def export_rows(
+    board: Dashboard, *, coach_name: str | None, team_name: str | None = None
+) -> Iterator[list[Cell]]:
     """Header and rows of the aggregate CSV; a hidden figure reads "fewer than 5"."""
     hidden = _("fewer than %(n)s", n=board.min_cell)
     locale = get_locale()
@@ -60,6 +62,10 @@ def export_rows(board: Dashboard, *, coach_name: str | None) -> Iterator[list[Ce
         yield [selection, _("Sector"), _sector_name(filters.sector)]
     if filters.coach_id is not None:
         yield [selection, _("Coach cohort"), coach_name or str(filters.coach_id)]
+    if filters.team_id is not None:
+        yield [selection, _("Team"), team_name or str(filters.team_id)]
+    if filters.location is not None:
+        yield [selection, _("Location"), filters.location]
     if filters.started_from or filters.started_to:
         period = f"{filters.started_from or ''} – {filters.started_to or ''}"
         yield [selection, _("Started between"), period]

@@ -18,7 +18,7 @@ router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _filters(
-    request: Request, coaches: list[service.CoachOption]
+    request: Request, coaches: list[service.CoachOption], teams: list[service.TeamOption]
 ) -> tuple[service.Filters, list[str]]:
     """The selection from the query string; unknown values are ignored, bad dates explained."""
     params = request.query_params
@@ -30,25 +30,35 @@ def _filters(
     coach_id = whole_number(coach)
     if coach_id not in {c.id for c in coaches}:
         coach_id = None
+    # Only the organisation's own teams and locations are offered, and only they count.
+    team_id = whole_number(params.get("team") or "")
+    if team_id not in {t.id for t in teams}:
+        team_id = None
+    location = params.get("location") or None
+    if location not in {t.location for t in teams if t.location}:
+        location = None
     started_from = optional_date(
         params.get("from"), errors, _("Enter the start date as YYYY-MM-DD, e.g. 2025-09-01.")
     )
     started_to = optional_date(
         params.get("to"), errors, _("Enter the end date as YYYY-MM-DD, e.g. 2026-06-30.")
     )
-    return service.Filters(sector, coach_id, started_from, started_to), errors
+    filters = service.Filters(sector, coach_id, started_from, started_to, team_id, location)
+    return filters, errors
 
 
 @router.get("/dashboard")
 def dashboard(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
     coaches = service.coach_options(session, actor=actor)
-    filters, errors = _filters(request, coaches)
-    board = service.dashboard(session, actor=actor, filters=filters, coaches=coaches)
+    teams = service.team_options(session, actor=actor)
+    filters, errors = _filters(request, coaches, teams)
+    board = service.dashboard(session, actor=actor, filters=filters, coaches=coaches, teams=teams)
     context = {
         "board": board,
         "errors": errors,
         "sectors": service.known_sectors(),
         "query": request.url.query,
+        "team_labels": [(team.id, _team_label(team)) for team in teams],
         "funnel_chart": charts.funnel_chart,
         "effect_chart": charts.effect_chart,
     }
@@ -59,8 +69,9 @@ def _export(
     request: Request, session: SessionDep, actor: SupervisorActor, kind: str
 ) -> tuple[service.Dashboard, str | None]:
     coaches = service.coach_options(session, actor=actor)
-    filters, _errors = _filters(request, coaches)
-    board = service.dashboard(session, actor=actor, filters=filters, coaches=coaches)
+    teams = service.team_options(session, actor=actor)
+    filters, _errors = _filters(request, coaches, teams)
+    board = service.dashboard(session, actor=actor, filters=filters, coaches=coaches, teams=teams)
     # Aggregates only, but still an export of figures about people: it goes in the trail.
     audit.record(
         session,
@@ -73,10 +84,21 @@ def _export(
     return board, next((c.name for c in coaches if c.id == filters.coach_id), None)
 
 
+def _team_label(team: service.TeamOption) -> str:
+    if not team.location:
+        return team.name
+    return _("%(team)s, location %(location)s", team=team.name, location=team.location)
+
+
+def _team_name(board: service.Dashboard) -> str | None:
+    team = next((t for t in board.teams if t.id == board.filters.team_id), None)
+    return None if team is None else _team_label(team)
+
+
 @router.get("/dashboard/export.csv")
 def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
     board, coach_name = _export(request, session, actor, "csv")
-    body = to_csv(export_rows(board, coach_name=coach_name))
+    body = to_csv(export_rows(board, coach_name=coach_name, team_name=_team_name(board)))
     return Response(
         "\ufeff" + body,  # the BOM makes spreadsheet programs read UTF-8
         media_type="text/csv; charset=utf-8",
@@ -87,7 +109,10 @@ def export_csv(request: Request, session: SessionDep, actor: SupervisorActor) ->
 @router.get("/dashboard/export.xlsx")
 def export_xlsx(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
     board, coach_name = _export(request, session, actor, "xlsx")
-    body = to_xlsx(export_rows(board, coach_name=coach_name), sheet_title=_("Dashboard"))
+    body = to_xlsx(
+        export_rows(board, coach_name=coach_name, team_name=_team_name(board)),
+        sheet_title=_("Dashboard"),
+    )
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, distinct, func
+from sqlalchemy import ColumnElement, Integer, case, cast, distinct, func, tuple_
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -38,12 +38,12 @@ from app.models import (
     DashboardTotal,
     FocusRelationship,
     ReflectionSession,
-    Role,
     SubscaleChange,
+    Team,
+    TeamMembership,
     Trajectory,
     TrajectoryStatus,
     User,
-    UserRole,
 )
 from app.models.reflection import Sector
 from app.programmes.loader import builtin_programme
@@ -58,10 +58,22 @@ class Filters:
     coach_id: int | None = None
     started_from: date | None = None
     started_to: date | None = None
+    team_id: int | None = None
+    location: str | None = None
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.sector, self.coach_id, self.started_from))
+        return any(
+            v is not None
+            for v in (
+                self.sector,
+                self.coach_id,
+                self.started_from,
+                self.started_to,
+                self.team_id,
+                self.location,
+            )
+        )
 
     def wider(self) -> list[Filters]:
         """Every selection with one filter fewer (what a filter difference compares with)."""
@@ -72,6 +84,24 @@ class Filters:
             out.append(replace(self, coach_id=None))
         if self.started_from is not None or self.started_to is not None:
             out.append(replace(self, started_from=None, started_to=None))
+        if self.team_id is not None:
+            out.append(replace(self, team_id=None))
+        if self.location is not None:
+            out.append(replace(self, location=None))
+        return out
+
+    def partitions(self) -> list[tuple[str, str, Filters]]:
+        """The filters that pick one group of a partition (sector, coach, team, location):
+        (dimension, the chosen group's cell, the selection without this filter)."""
+        out = []
+        if self.sector is not None:
+            out.append(("sector", self.sector, replace(self, sector=None)))
+        if self.coach_id is not None:
+            out.append(("coach", str(self.coach_id), replace(self, coach_id=None)))
+        if self.team_id is not None:
+            out.append(("team", str(self.team_id), replace(self, team_id=None)))
+        if self.location is not None:
+            out.append(("location", self.location, replace(self, location=None)))
         return out
 
 
@@ -113,6 +143,13 @@ class CoachOption:
     name: str
 
 
+@dataclass(frozen=True)
+class TeamOption:
+    id: int
+    name: str
+    location: str
+
+
 @dataclass
 class Dashboard:
     filters: Filters
@@ -125,7 +162,13 @@ class Dashboard:
     funnel: list[FunnelStep] = field(default_factory=list)
     changes: list[ChangeRow] = field(default_factory=list)
     coaches: list[CoachOption] = field(default_factory=list)
+    teams: list[TeamOption] = field(default_factory=list)
     min_cell: int = MIN_CELL
+
+    @property
+    def locations(self) -> list[str]:
+        """The locations of the organisation's teams (for the location filter)."""
+        return sorted({team.location for team in self.teams if team.location})
 
 
 def _shown(value: int, people: int) -> int | None:
@@ -148,6 +191,28 @@ def _conditions(organisation_id: int, filters: Filters) -> list[ColumnElement[bo
     if filters.started_to is not None:
         end = datetime.combine(filters.started_to + timedelta(days=1), time.min, local_zone())
         conditions.append(col(Trajectory.created_at) < end)
+    # A team is a group of people, so these select the trajectories of its current members.
+    if filters.team_id is not None:
+        conditions.append(
+            col(Trajectory.professional_id).in_(
+                sql_select(col(TeamMembership.user_id)).where(
+                    col(TeamMembership.organisation_id) == organisation_id,
+                    col(TeamMembership.team_id) == filters.team_id,
+                )
+            )
+        )
+    if filters.location is not None:
+        conditions.append(
+            col(Trajectory.professional_id).in_(
+                sql_select(col(TeamMembership.user_id))
+                .join(Team, col(Team.id) == col(TeamMembership.team_id))
+                .where(
+                    col(TeamMembership.organisation_id) == organisation_id,
+                    col(Team.organisation_id) == organisation_id,
+                    col(Team.location) == filters.location,
+                )
+            )
+        )
     return conditions
 
 
@@ -155,7 +220,30 @@ def _join_focus() -> Any:
     return col(FocusRelationship.id) == col(Trajectory.focus_relationship_id)
 
 
-def _professionals(session: Session, organisation_id: int, filters: Filters) -> int:
+Totals = dict[str, dict[str, DashboardTotal]]  # kind → cell → running total
+
+
+#: The kinds of running totals every dashboard reads: a few dozen rows, whatever the size
+#: of the organisation (the rows per coach, team and location are read only when needed).
+PAGE_TOTALS = ("change", "funnel", "participation", "accounts")
+
+
+def _load_totals(session: Session, organisation_id: int, kinds: Sequence[str]) -> Totals:
+    totals: Totals = {kind: {} for kind in kinds}
+    for total in session.execute(
+        sql_select(DashboardTotal).where(
+            col(DashboardTotal.organisation_id) == organisation_id,
+            col(DashboardTotal.kind).in_(kinds),
+        )
+    ).scalars():
+        totals[total.kind][total.cell] = total
+    return totals
+
+
+def _professionals(session: Session, organisation_id: int, filters: Filters, totals: Totals) -> int:
+    if not filters.active:  # the whole organisation: its running total
+        whole = totals["participation"].get("all")
+        return whole.people if whole else 0
     count = session.exec(
         select(func.count(distinct(col(Trajectory.professional_id))))
         .join(FocusRelationship, _join_focus())
@@ -164,23 +252,92 @@ def _professionals(session: Session, organisation_id: int, filters: Filters) -> 
     return int(count or 0)
 
 
+def _people_by(
+    session: Session, organisation_id: int, dimension: str, filters: Filters, totals: Totals
+) -> dict[str, int]:
+    """People per group of one partition (sector, coach, team, location) in a selection;
+    cell "" holds those in no group (no coach, no team, no known location)."""
+    if not filters.active:  # the whole organisation: the running totals have the groups
+        if dimension == "sector":
+            return {
+                cell.removeprefix("sector/"): t.people
+                for cell, t in totals["participation"].items()
+                if cell.startswith("sector/")
+            }
+        if dimension not in totals:
+            totals.update(_load_totals(session, organisation_id, [dimension]))
+        return {cell: t.people for cell, t in totals[dimension].items()}
+    people = func.count(distinct(col(Trajectory.professional_id)))
+    query = sql_select(people).select_from(Trajectory).join(FocusRelationship, _join_focus())
+    group: Any
+    if dimension == "sector":
+        group = col(FocusRelationship.sector)
+    elif dimension == "coach":
+        group = col(Trajectory.coach_id)
+    else:
+        member = (col(TeamMembership.user_id) == col(Trajectory.professional_id)) & (
+            col(TeamMembership.organisation_id) == organisation_id
+        )
+        query = query.outerjoin(TeamMembership, member)
+        group = col(TeamMembership.team_id)
+        if dimension == "location":
+            query = query.outerjoin(Team, col(Team.id) == col(TeamMembership.team_id))
+            group = func.coalesce(col(Team.location), "")
+    rows = session.execute(
+        query.add_columns(group).where(*_conditions(organisation_id, filters)).group_by(group)
+    ).all()
+    return {("" if value is None else str(value)): int(n) for n, value in rows}
+
+
+def _partitions_are_safe(
+    session: Session, organisation_id: int, filters: Filters, totals: Totals
+) -> bool:
+    """Whether each chosen group (a sector, coach, team or location) would be shown in the
+    breakdown of the selection without that filter, with complementary suppression.
+
+    Otherwise the group could be worked out from its siblings: with teams of 20, 3 and
+    20 people, the small team is hidden, and so must one other be, or the whole minus
+    the two big teams gives the small one away.
+    """
+    for dimension, chosen, without in filters.partitions():
+        groups = _people_by(session, organisation_id, dimension, without, totals)
+        if groups.get(chosen, 0) < MIN_CELL:
+            return False
+        cells = sorted((cell, n) for cell, n in groups.items() if n > 0)
+        total = _professionals(session, organisation_id, without, totals)
+        hidden = suppress_row([n for _cell, n in cells], total=total)
+        if any(h for (cell, _n), h in zip(cells, hidden, strict=True) if cell == chosen):
+            return False
+    return True
+
+
 def coach_options(session: Session, *, actor: Actor) -> list[CoachOption]:
     """The coaches with trajectories in the organisation (for the cohort filter)."""
-    coach_ids = (
-        sql_select(col(Trajectory.coach_id))
-        .where(col(Trajectory.organisation_id) == actor.organisation_id)
-        .distinct()
-        .scalar_subquery()
-    )  # an index-only scan of ix_trajectory_organisation_coach
-    rows = session.exec(
-        select(User.id, User.display_name)
+    # Their ids are the cells of the running totals per coach (one row per coach).
+    rows = session.execute(  # Core rows: hundreds of them in a large organisation
+        sql_select(col(User.id), col(User.display_name))
+        .select_from(DashboardTotal)
+        .join(User, col(User.id) == cast(col(DashboardTotal.cell), Integer))
         .where(
+            col(DashboardTotal.organisation_id) == actor.organisation_id,
+            col(DashboardTotal.kind) == "coach",
+            col(DashboardTotal.cell) != "",
+            col(DashboardTotal.n) > 0,
             col(User.organisation_id) == actor.organisation_id,
-            col(User.id).in_(coach_ids),
         )
-        .order_by(User.display_name)
+        .order_by(col(User.display_name), col(User.id))
     ).all()
     return [CoachOption(int(id_), name) for id_, name in rows if id_ is not None]
+
+
+def team_options(session: Session, *, actor: Actor) -> list[TeamOption]:
+    """The organisation's teams (for the team and location filters)."""
+    rows = session.execute(
+        sql_select(col(Team.id), col(Team.name), col(Team.location))
+        .where(col(Team.organisation_id) == actor.organisation_id)
+        .order_by(col(Team.location), col(Team.name), col(Team.id))
+    ).all()
+    return [TeamOption(int(id_), name, location) for id_, name, location in rows if id_]
 
 
 def dashboard(
@@ -189,24 +346,19 @@ def dashboard(
     actor: Actor,
     filters: Filters,
     coaches: list[CoachOption] | None = None,
+    teams: list[TeamOption] | None = None,
 ) -> Dashboard:
     """The dashboard figures of the actor's organisation for one selection."""
     org = actor.organisation_id
     if coaches is None:
         coaches = coach_options(session, actor=actor)
-    result = Dashboard(filters=filters, coaches=coaches)
-    # (user_id, role) is unique, so count(*) counts people (no DISTINCT sort needed).
-    accounts = session.exec(
-        select(func.count())
-        .select_from(UserRole)
-        .join(User, col(User.id) == col(UserRole.user_id))
-        .where(
-            col(UserRole.organisation_id) == org,
-            col(UserRole.role) == Role.professional.value,
-            col(User.is_active).is_(True),
-        )
-    ).one()
-    result.professional_accounts = _shown(int(accounts or 0), int(accounts or 0))
+    if teams is None:
+        teams = team_options(session, actor=actor)
+    result = Dashboard(filters=filters, coaches=coaches, teams=teams)
+    # The running totals (a few dozen rows, plus one per coach, team and location).
+    totals = _load_totals(session, org, PAGE_TOTALS)
+    accounts = totals["accounts"].get("professional")
+    result.professional_accounts = _shown(accounts.n, accounts.n) if accounts else 0
 
     completed = col(Trajectory.status) == TrajectoryStatus.completed.value
     started_people = func.count(distinct(col(Trajectory.professional_id)))
@@ -214,7 +366,6 @@ def dashboard(
     # One row per trajectory, so count(*) counts trajectories.
     completed_trajectories = func.count(case((completed, 1)))
     conditions = _conditions(org, filters)
-    totals: dict[str, dict[str, DashboardTotal]] = {"change": {}, "funnel": {}, "participation": {}}
     sector_rows: Sequence[Sequence[Any]]
     if filters.active:
         trajectories, people, done, done_people = session.execute(
@@ -223,30 +374,31 @@ def dashboard(
             .join(FocusRelationship, _join_focus())
             .where(*conditions)
         ).one()
-        wider = [_professionals(session, org, w) for w in filters.wider()]
-        if not selection_is_safe(int(people), wider):
+        wider = [_professionals(session, org, w, totals) for w in filters.wider()]
+        if not selection_is_safe(int(people), wider) or not _partitions_are_safe(
+            session, org, filters, totals
+        ):
             result.withheld = True
             return result
-        sector_rows = session.execute(
-            sql_select(
-                col(FocusRelationship.sector),
-                func.count(),
-                started_people,
-                completed_trajectories,
-                completed_people,
-            )
-            .select_from(Trajectory)
-            .join(FocusRelationship, _join_focus())
-            .where(*conditions)
-            .group_by(FocusRelationship.sector)
-            .order_by(FocusRelationship.sector)
-        ).all()
+        if filters.sector is not None:  # one sector: the counts just made
+            sector_rows = [(filters.sector, trajectories, people, done, done_people)]
+        else:
+            sector_rows = session.execute(
+                sql_select(
+                    col(FocusRelationship.sector),
+                    func.count(),
+                    started_people,
+                    completed_trajectories,
+                    completed_people,
+                )
+                .select_from(Trajectory)
+                .join(FocusRelationship, _join_focus())
+                .where(*conditions)
+                .group_by(FocusRelationship.sector)
+                .order_by(FocusRelationship.sector)
+            ).all()
     else:
-        # The whole organisation: its running totals (a few dozen rows).
-        for total in session.execute(
-            sql_select(DashboardTotal).where(col(DashboardTotal.organisation_id) == org)
-        ).scalars():
-            totals.setdefault(total.kind, {})[total.cell] = total
+        # The whole organisation: its running totals.
         participation = totals["participation"]
         whole = participation.get("all")
         trajectories, people, done, done_people = (
@@ -285,7 +437,10 @@ def dashboard(
             .scalar_subquery()
         )
         result.funnel = _funnel_selected(session, org, selected, extra)
-        result.changes = _changes_selected(session, org, selected)
+        whole = totals["participation"].get("all")
+        # More than an eighth of the organisation: reading the whole index is cheaper.
+        broad = whole is not None and 8 * int(trajectories) > whole.n
+        result.changes = _changes_selected(session, org, selected, extra, broad=broad)
     else:
         result.funnel = _funnel_from_totals(session, org, totals["funnel"], extra)
         result.changes = _changes_from_totals(session, org, totals["change"], extra)
@@ -430,16 +585,34 @@ def _change_rows(cells: dict[tuple[str, str, str], Cell]) -> list[ChangeRow]:
     return out
 
 
-def _changes_selected(session: Session, organisation_id: int, selected: Any) -> list[ChangeRow]:
+def _changes_selected(
+    session: Session, organisation_id: int, selected: Any, extra: int, *, broad: bool
+) -> list[ChangeRow]:
+    """The change rows of the selected trajectories (`selected`: a subquery of their ids).
+
+    A broad selection (a sector, a location) reads ix_subscale_change_dashboard from end
+    to end, in group order, and keeps the rows of the selected trajectories: no table
+    rows, no sort. A narrow one (a team, a coach) looks up its few trajectories instead.
+    SQLite's planner would take the lookups for both, so for a broad selection the
+    trajectory column is wrapped (+ 0) and its index not considered.
+    """
     reliable = col(SubscaleChange.reliable)
     change = col(SubscaleChange.change)
+    group = (
+        col(SubscaleChange.instrument_key),
+        col(SubscaleChange.subscale_key),
+        col(SubscaleChange.comparison),
+    )
+    trajectory: Any = col(SubscaleChange.trajectory_id)
+    where = (
+        col(SubscaleChange.organisation_id) == organisation_id,
+        col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
+        (trajectory + 0 if broad else trajectory).in_(selected),
+    )
     rows = session.execute(
         sql_select(
-            col(SubscaleChange.instrument_key),
-            col(SubscaleChange.subscale_key),
-            col(SubscaleChange.comparison),
+            *group,
             func.count(),
-            func.count(distinct(col(SubscaleChange.professional_id))),
             func.sum(change),
             func.sum(change * change),
             func.min(change),
@@ -448,27 +621,31 @@ def _changes_selected(session: Session, organisation_id: int, selected: Any) -> 
             func.sum(case((reliable == 1, 1), else_=0)),
             func.sum(case((reliable == -1, 1), else_=0)),
         )
-        .where(
-            col(SubscaleChange.organisation_id) == organisation_id,
-            col(SubscaleChange.instrument_key).in_(INSTRUMENTS),
-            col(SubscaleChange.trajectory_id).in_(selected),
-        )
-        .group_by(
-            col(SubscaleChange.instrument_key),
-            col(SubscaleChange.subscale_key),
-            col(SubscaleChange.comparison),
-        )
+        .where(*where)
+        .group_by(*group)
     ).all()
+    # n pairs belong to at least n − extra people; count exactly only below MIN_CELL.
+    small = [(r[0], r[1], r[2]) for r in rows if int(r[3]) - extra < MIN_CELL]
+    people: dict[tuple[str, str, str], int] = {}
+    if small:
+        people = {
+            (key, subscale, comparison): int(n)
+            for key, subscale, comparison, n in session.execute(
+                sql_select(*group, func.count(distinct(col(SubscaleChange.professional_id))))
+                .where(*where, tuple_(*group).in_(small))
+                .group_by(*group)
+            )
+        }
     cells = {
         (r[0], r[1], r[2]): Cell(
             n=int(r[3]),
-            people=int(r[4]),
-            total=float(r[5]),
-            squares=float(r[6]),
-            no_spread=r[7] == r[8],
-            judged=int(r[9]),
-            improved=int(r[10] or 0),
-            deteriorated=int(r[11] or 0),
+            people=people.get((r[0], r[1], r[2]), int(r[3])),
+            total=float(r[4]),
+            squares=float(r[5]),
+            no_spread=r[6] == r[7],
+            judged=int(r[8]),
+            improved=int(r[9] or 0),
+            deteriorated=int(r[10] or 0),
         )
         for r in rows
     }

@@ -30,10 +30,15 @@ from app.models import (
     InstrumentResponse,
     Organisation,
     ReflectionSession,
+    Role,
     SessionStatus,
     SubscaleChange,
+    Team,
+    TeamMembership,
     Trajectory,
     TrajectoryStatus,
+    User,
+    UserRole,
 )
 
 #: The questionnaires whose change the dashboard reports, in the order shown.
@@ -318,23 +323,109 @@ def participation_rows(
     return rows
 
 
-def recount_participation(session: Session, *, organisation_id: int) -> None:
-    """Recount the organisation's participation totals after a trajectory event."""
+#: Breakdowns recounted with the participation: trajectories and people per coach, per
+#: team and per team location (cell "" holds those without one), so that the dashboard
+#: offers its filters and checks a filter against its siblings without scanning.
+BREAKDOWNS: Final = ("coach", "team", "location")
+
+
+def breakdown_rows(
+    connection: Session | Connection, organisation_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Participation per coach, per team and per location, counted from the trajectories."""
+    completed = col(Trajectory.status) == TrajectoryStatus.completed.value
+    counts = (
+        func.count(),
+        func.count(distinct(col(Trajectory.professional_id))),
+        func.count(case((completed, 1))),
+        func.count(distinct(case((completed, col(Trajectory.professional_id))))),
+    )
+    member = (col(TeamMembership.user_id) == col(Trajectory.professional_id)) & (
+        col(TeamMembership.organisation_id) == col(Trajectory.organisation_id)
+    )
+    location = func.coalesce(col(Team.location), "")
+    queries = {
+        "coach": sql_select(col(Trajectory.organisation_id), col(Trajectory.coach_id), *counts)
+        .group_by(col(Trajectory.organisation_id), col(Trajectory.coach_id)),
+        "team": sql_select(col(Trajectory.organisation_id), col(TeamMembership.team_id), *counts)
+        .outerjoin(TeamMembership, member)
+        .group_by(col(Trajectory.organisation_id), col(TeamMembership.team_id)),
+        "location": sql_select(col(Trajectory.organisation_id), location, *counts)
+        .outerjoin(TeamMembership, member)
+        .outerjoin(Team, col(Team.id) == col(TeamMembership.team_id))
+        .group_by(col(Trajectory.organisation_id), location),
+    }  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    empty = dict.fromkeys(_SUMS, 0)
+    for kind, query in queries.items():
+        if organisation_id is not None:
+            query = query.where(col(Trajectory.organisation_id) == organisation_id)
+        # Grouped by coalesce(location, ""): no team and a team without a location are
+        # one cell, "not at a known location".
+        for org, value, *values in connection.execute(query):
+            rows.append({"organisation_id": org, "kind": kind,
+                         "cell": "" if value is None else str(value),
+                         **empty, **dict(zip(_PARTICIPATION, values, strict=True))})  # fmt: skip
+    return rows
+
+
+def account_rows(
+    connection: Session | Connection, organisation_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The number of active professional accounts per organisation (kind "accounts")."""
+    query = (
+        sql_select(col(UserRole.organisation_id), func.count())
+        .join(User, col(User.id) == col(UserRole.user_id))
+        .where(col(UserRole.role) == Role.professional.value, col(User.is_active).is_(True))
+        .group_by(col(UserRole.organisation_id))
+    )
+    if organisation_id is not None:
+        query = query.where(col(UserRole.organisation_id) == organisation_id)
+    empty = dict.fromkeys(_SUMS, 0)
+    return [
+        {"organisation_id": org, "kind": "accounts", "cell": "professional", **empty,
+         **dict.fromkeys(_PARTICIPATION, 0), "n": n, "people": n}
+        for org, n in connection.execute(query)
+    ]  # fmt: skip
+
+
+def _lock_organisation(session: Session, organisation_id: int) -> None:
     # One recount at a time per organisation: a recount that waited sees the other's
-    # committed trajectory (PostgreSQL; SQLite has a single writer anyway).
+    # committed change (PostgreSQL; SQLite has a single writer anyway).
     session.execute(
         sql_select(col(Organisation.id))
         .where(col(Organisation.id) == organisation_id)
         .with_for_update()
     )
     session.flush()
+
+
+def recount_participation(session: Session, *, organisation_id: int) -> None:
+    """Recount the organisation's participation totals after a trajectory event, a change
+    of someone's team or of a team's location."""
+    _lock_organisation(session, organisation_id)
     session.execute(
         delete(DashboardTotal).where(
             col(DashboardTotal.organisation_id) == organisation_id,
-            col(DashboardTotal.kind) == "participation",
+            col(DashboardTotal.kind).in_(("participation", *BREAKDOWNS)),
         )
     )
-    rows = participation_rows(session, organisation_id)
+    rows = participation_rows(session, organisation_id) + breakdown_rows(session, organisation_id)
+    if rows:
+        session.execute(insert(DashboardTotal), rows)
+
+
+def recount_accounts(session: Session, *, organisation_id: int) -> None:
+    """Recount the organisation's active professional accounts after an account was
+    created, deactivated, reactivated or erased, or a professional role given or taken."""
+    _lock_organisation(session, organisation_id)
+    session.execute(
+        delete(DashboardTotal).where(
+            col(DashboardTotal.organisation_id) == organisation_id,
+            col(DashboardTotal.kind) == "accounts",
+        )
+    )
+    rows = account_rows(session, organisation_id)
     if rows:
         session.execute(insert(DashboardTotal), rows)
 
@@ -359,3 +450,4 @@ def rebuild_totals(session: Session, *, organisation_id: int) -> None:
     )
     add_to_totals(session, merge_sums(change_sums(rows), funnel_sums(session, organisation_id)))
     recount_participation(session, organisation_id=organisation_id)
+    recount_accounts(session, organisation_id=organisation_id)

@@ -14,7 +14,15 @@ from app.models.coaching import Coding, CodingEvidence, Feedback, Notification
 from app.models.dashboards import DashboardTotal, SubscaleChange
 from app.models.instruments import OrganisationInstrument
 from app.models.mail import OutboxMessage
-from app.models.orgs import CoachAssignment, Organisation, Role, User, UserRole
+from app.models.orgs import (
+    CoachAssignment,
+    Organisation,
+    Role,
+    Team,
+    TeamMembership,
+    User,
+    UserRole,
+)
 from app.models.privacy import ConsentPurpose, ConsentRecord
 from app.models.reflection import (
     AgeBand,
@@ -65,6 +73,8 @@ __all__ = [
     "Sector",
     "SessionStatus",
     "SubscaleChange",
+    "Team",
+    "TeamMembership",
     "TokenPurpose",
     "Trajectory",
     "TrajectoryStatus",

@@ -18,13 +18,15 @@ class SubscaleChange(SQLModel, table=True):
     __tablename__ = "subscale_change"
     __table_args__ = (
         UniqueConstraint("trajectory_id", "instrument_key", "subscale_key", "comparison"),
-        # Covers the unfiltered dashboard query: group columns first, then what it sums.
+        # Covers the dashboard's queries: group columns first, then the selected
+        # trajectory and what it sums, so a selection reads the index in group order.
         Index(
             "ix_subscale_change_dashboard",
             "organisation_id",
             "instrument_key",
             "subscale_key",
             "comparison",
+            "trajectory_id",
             "professional_id",
             "change",
             "reliable",
@@ -55,7 +57,12 @@ class DashboardTotal(SQLModel, table=True):
     n = trajectories started, people = professionals among them, completed and
     completed_people likewise; distinct people do not add up, so these are recounted
     (one GROUP BY) whenever a trajectory starts, completes, is archived or changes
-    sector. `rebuild_totals` recomputes everything from the base tables.
+    sector. kinds "coach", "team" and "location": cell the coach id, team id or location
+    ("" for none), the same four counts, recounted with the participation and when
+    someone changes team or a team its location. kind "accounts": cell "professional",
+    n = active professional accounts, recounted when an account is created,
+    (de)activated or erased and when the professional role is given or taken.
+    `rebuild_totals` recomputes everything from the base tables.
     """
 
     __tablename__ = "dashboard_total"

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.base import utcnow
@@ -74,4 +74,31 @@ class CoachAssignment(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     coach_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
     professional_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Team(SQLModel, table=True):
+    """A team of professionals within an organisation, optionally at one location
+    (e.g. "Groep 3-4" at "Noord"); the dashboard filters on it."""
+
+    __table_args__ = (UniqueConstraint("organisation_id", "name", "location"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=120)
+    # Empty when the organisation has one location or does not say.
+    location: str = Field(default="", max_length=120)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamMembership(SQLModel, table=True):
+    """Which team a professional belongs to: at most one (the user is the key)."""
+
+    __tablename__ = "team_membership"
+    __table_args__ = (Index("ix_team_membership_team_user", "team_id", "user_id"),)
+
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE")
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    # A team is removed only when nobody is in it (app.admin.teams), never by cascade.
+    team_id: int = Field(foreign_key="team.id")
     created_at: datetime = Field(default_factory=utcnow)

@@ -9,6 +9,8 @@ from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from app import audit
+from app.admin.teams import leave_team
+from app.dashboards import summary
 from app.deps import Actor
 from app.errors import DomainError, InvalidInput
 from app.i18n import gettext as _
@@ -147,4 +149,6 @@ def erase_person(session: Session, *, actor: Actor, user_id: int, confirmation: 
     user.last_login_at = None
     session.add(user)
     session.flush()
+    leave_team(session, organisation_id=user.organisation_id, user_id=uid, recount=False)
+    summary.recount_accounts(session, organisation_id=user.organisation_id)
     return user
