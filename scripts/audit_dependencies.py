@@ -214,6 +214,9 @@ class Unchecked:
     version: str
     reason: str
     role: str  # a key of ROLES
+    # The newer release needs a newer Python than this one: what is installed is the newest
+    # line this Python can have, so an upgrade cannot make it checkable; named, not failing.
+    newest_for_this_python: bool = False
 
     @property
     def runtime(self) -> bool:
@@ -230,8 +233,9 @@ class PageAudit:
 
     @property
     def failing(self) -> list[Unchecked]:
-        """Run-time dependencies that could not be checked (the project itself excluded)."""
-        return [u for u in self.unchecked if u.runtime]
+        """Run-time dependencies that could not be checked and could be upgraded (so that
+        they can): the project itself and releases held back by the Python version excluded."""
+        return [u for u in self.unchecked if u.runtime and not u.newest_for_this_python]
 
     @property
     def exit_code(self) -> int:
@@ -248,15 +252,9 @@ def _judge(name: str, version: str, page: Mapping[str, Any]) -> list[Finding] | 
     except InvalidVersion:
         return f"version {version!r} or PyPI's newest {newest_text!r} cannot be compared"
     if installed != newest:
-        requires = str((page.get("info") or {}).get("requires_python") or "")
         why = f"installed {version}, newest release {newest_text}"
-        if installed < newest and requires:
-            try:
-                python = ".".join(str(n) for n in sys.version_info[:3])
-                if python not in SpecifierSet(requires):
-                    why += f" (needs Python {requires})"
-            except InvalidSpecifier:
-                pass
+        if installed < newest and _needs_newer_python(page):
+            why += f" (needs Python {page['info']['requires_python']})"
         return why + "; PyPI lists advisories for the newest release only"
     return [
         Finding(
@@ -269,6 +267,18 @@ def _judge(name: str, version: str, page: Mapping[str, Any]) -> list[Finding] | 
         for vuln in page.get("vulnerabilities") or []
         if not vuln.get("withdrawn")
     ]
+
+
+def _needs_newer_python(page: Mapping[str, Any]) -> bool:
+    """Whether the newest release on the page cannot be installed on this Python."""
+    requires = str((page.get("info") or {}).get("requires_python") or "")
+    if not requires:
+        return False
+    python = ".".join(str(n) for n in sys.version_info[:3])
+    try:
+        return python not in SpecifierSet(requires)
+    except InvalidSpecifier:
+        return False
 
 
 def audit_with_project_pages(
@@ -313,9 +323,9 @@ def audit_with_project_pages(
         else:
             verdict = _judge(name, version, page)
         if isinstance(verdict, str):
-            audit.unchecked.append(
-                Unchecked(name, version, verdict, "runtime" if name in runtime else "tooling")
-            )
+            held_back = not isinstance(page, Exception) and _needs_newer_python(page)
+            role = "runtime" if name in runtime else "tooling"
+            audit.unchecked.append(Unchecked(name, version, verdict, role, held_back))
             continue
         audit.checked += 1
         audit.findings.extend(verdict)
@@ -361,10 +371,14 @@ def print_page_audit(audit: PageAudit, *, why_fallback: str) -> None:
         names = ", ".join(u.package for u in audit.failing)
         print(f"FAILED: run-time dependencies that could not be checked: {names}.")
     else:
-        print(
-            "OK: no known vulnerabilities in the checked packages; "
+        held = [u.package for u in audit.unchecked if u.runtime]
+        rest = (
             "every run-time dependency was checked."
+            if not held
+            else "run-time dependencies not checked only where the newest release needs a "
+            f"newer Python than this one: {', '.join(held)}."
         )
+        print(f"OK: no known vulnerabilities in the checked packages; {rest}")
 
 
 def main() -> int:

@@ -101,6 +101,32 @@ def test_an_older_installed_release_is_not_checked_and_fails_only_for_a_runtime_
     assert "FAILED: run-time dependencies that could not be checked: pyreadstat." in out
 
 
+def test_a_runtime_dependency_whose_newest_release_needs_a_newer_python_is_named_not_failed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    newer = page("2.5.5")
+    newer["info"]["requires_python"] = ">=9.0"  # no Python running this test has that
+    upgradable = page("1.3.8")
+    upgradable["info"]["requires_python"] = ">=3.9"
+
+    held, out = run({"numpy": "2.4.6"}, {"numpy": newer}, runtime={"numpy"}, capsys=capsys)
+
+    assert held.exit_code == 0
+    assert "not checked numpy 2.4.6 (run-time dependency)" in out
+    assert "(needs Python >=9.0)" in out
+    assert "newer Python than this one: numpy." in out
+
+    both, out = run(
+        {"numpy": "2.4.6", "pyreadstat": "1.3.7"},
+        {"numpy": newer, "pyreadstat": upgradable},
+        runtime={"numpy", "pyreadstat"},
+        capsys=capsys,
+    )
+
+    assert both.exit_code == 1
+    assert "FAILED: run-time dependencies that could not be checked: pyreadstat." in out
+
+
 def test_a_runtime_dependency_without_an_answer_fails_but_missing_tooling_passes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -30,16 +33,27 @@ class _SlowApp:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def _many(app: ConcurrencyLimit, path: str, count: int) -> list[int]:
+async def _get_many(app: ConcurrencyLimit, path: str, count: int) -> list[int]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         responses = await asyncio.gather(*(client.get(path) for _ in range(count)))
     return [response.status_code for response in responses]
 
 
+def _run(coroutine: Coroutine[Any, Any, list[int]]) -> list[int]:
+    # A new event loop in a thread of its own: the browser tests' Playwright keeps one
+    # running on the main thread, where asyncio.run() refuses to start another.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _many(app: ConcurrencyLimit, path: str, count: int) -> list[int]:
+    return _run(_get_many(app, path, count))
+
+
 def test_requests_beyond_the_limit_wait_and_are_then_answered() -> None:
     inner = _SlowApp()
-    statuses = asyncio.run(_many(ConcurrencyLimit(inner, limit=3), "/home", 10))
+    statuses = _many(ConcurrencyLimit(inner, limit=3), "/home", 10)
 
     assert statuses == [200] * 10
     assert inner.most == 3
@@ -47,7 +61,7 @@ def test_requests_beyond_the_limit_wait_and_are_then_answered() -> None:
 
 def test_static_files_do_not_wait_for_pages() -> None:
     inner = _SlowApp()
-    asyncio.run(_many(ConcurrencyLimit(inner, limit=2), "/static/app.css", 6))
+    _many(ConcurrencyLimit(inner, limit=2), "/static/app.css", 6)
 
     assert inner.most == 6
 
@@ -56,7 +70,7 @@ def test_the_limit_works_again_in_a_new_event_loop() -> None:
     inner = _SlowApp()
     limited = ConcurrencyLimit(inner, limit=2)
     for _ in range(2):
-        assert asyncio.run(_many(limited, "/home", 5)) == [200] * 5
+        assert _many(limited, "/home", 5) == [200] * 5
     assert inner.most == 2
 
 
