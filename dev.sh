@@ -72,13 +72,33 @@ case "${1:-}" in
     echo "== instruments"
     "$VENV/bin/python" -m app instruments validate
     "$VENV/bin/python" -m app programmes validate
-    echo "== tests on SQLite"
-    run_pytest no "$@"
-    if [ -n "${DYADE_TEST_POSTGRES_URL:-}" ]; then
-      echo "== tests on PostgreSQL"
-      DYADE_TEST_DATABASE_URL="$DYADE_TEST_POSTGRES_URL" run_pytest yes -m "not browser" "$@"
-    elif [ "${DYADE_REQUIRE_POSTGRES:-}" = 1 ]; then
+    if [ -z "${DYADE_TEST_POSTGRES_URL:-}" ] && [ "${DYADE_REQUIRE_POSTGRES:-}" = 1 ]; then
       echo "DYADE_REQUIRE_POSTGRES=1 but DYADE_TEST_POSTGRES_URL is not set." >&2
+      exit 1
+    fi
+    pg_pid=""
+    if [ -n "${DYADE_TEST_POSTGRES_URL:-}" ]; then
+      # Both runs at once: they share nothing (their own database, data and temporary
+      # folders), and on two cores this saves about a third of the time. The PostgreSQL
+      # run's output is shown after the SQLite run's.
+      pg_log=$(mktemp)
+      pg_tmp=$(mktemp -d)
+      (DYADE_TEST_DATABASE_URL="$DYADE_TEST_POSTGRES_URL" run_pytest yes -m "not browser" \
+        -p no:cacheprovider --basetemp="$pg_tmp" "$@" >"$pg_log" 2>&1) &
+      pg_pid=$!
+    fi
+    echo "== tests on SQLite"
+    sqlite_rc=0
+    run_pytest no "$@" || sqlite_rc=$?
+    pg_rc=0
+    if [ -n "$pg_pid" ]; then
+      wait "$pg_pid" || pg_rc=$?
+      echo "== tests on PostgreSQL (ran alongside the SQLite run)"
+      cat "$pg_log"
+      rm -rf "$pg_log" "$pg_tmp"
+    fi
+    if [ "$sqlite_rc" != 0 ] || [ "$pg_rc" != 0 ]; then
+      echo "Tests failed: SQLite run exit $sqlite_rc, PostgreSQL run exit $pg_rc." >&2
       exit 1
     fi
     ;;

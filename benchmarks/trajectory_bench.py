@@ -68,6 +68,10 @@ class Timing:
     #: else runs on the machine, unlike the wall time.
     cpu_median_ms: float = 0.0
     cpu_p95_ms: float = 0.0
+    #: From the app receiving the request to its last byte of response, measured inside
+    #: the ASGI app: the server time, without the TestClient's own cost (its thread hop).
+    server_median_ms: float = 0.0
+    server_p95_ms: float = 0.0
 
 
 def _use_database(url: str, data_dir: Path) -> None:
@@ -346,8 +350,18 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
     engine = get_engine()
     event.listen(engine, "before_cursor_execute", count)
     timings: list[Timing] = []
+    served: list[float] = []
+
+    async def timed_app(scope: Any, receive: Any, send: Any) -> None:
+        began = time.perf_counter()
+        try:
+            await app(scope, receive, send)
+        finally:
+            if scope["type"] == "http":
+                served.append((time.perf_counter() - began) * 1000)
+
     try:
-        with TestClient(app, raise_server_exceptions=True) as client:
+        with TestClient(timed_app, raise_server_exceptions=True) as client:
             client.cookies.set("dyade_session", fixture.coach_token)
             pages = (
                 ("GET /healthz (fixed cost)", "/healthz"),
@@ -361,6 +375,7 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
                 for _ in range(warmup):
                     assert client.get(path).status_code == 200
                 samples: list[float] = []
+                served.clear()
                 cpu: list[float] = []
                 counts: list[int] = []
                 size = 0
@@ -383,6 +398,8 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
                         size_kb=size / 1024,
                         cpu_median_ms=statistics.median(cpu),
                         cpu_p95_ms=_percentile(cpu, 0.95),
+                        server_median_ms=statistics.median(served),
+                        server_p95_ms=_percentile(served, 0.95),
                     )
                 )
     finally:
@@ -446,12 +463,14 @@ def _table(database: str, timings: list[Timing]) -> list[str]:
     lines = [
         f"**{database}**",
         "",
-        "| Page | Median ms | p95 ms | CPU median ms | CPU p95 ms | SQL statements | HTML kB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| Page | Server median ms | Server p95 ms | Client median ms | Client p95 ms "
+        "| CPU median ms | SQL statements | HTML kB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {t.label} | {t.median_ms:.1f} | {t.p95_ms:.1f} | {t.cpu_median_ms:.1f} "
-        f"| {t.cpu_p95_ms:.1f} | {t.queries} | {t.size_kb:.0f} |"
+        f"| {t.label} | {t.server_median_ms:.1f} | {t.server_p95_ms:.1f} "
+        f"| {t.median_ms:.1f} | {t.p95_ms:.1f} | {t.cpu_median_ms:.1f} "
+        f"| {t.queries} | {t.size_kb:.0f} |"
         for t in timings
     ]
     return [*lines, ""]
@@ -461,8 +480,8 @@ def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
     """Append (or replace) this benchmark's section of docs/benchmarks.md."""
     full = [t for ts in results.values() for t in ts if t.label.startswith("full")]
     verdict = (
-        "met" if all(t.median_ms <= TARGET_MS for t in full) else "missed"
-    )  # the target is on the typical (median) request
+        "met" if all(t.server_median_ms <= TARGET_MS for t in full) else "missed"
+    )  # the target is on the typical (median) request's server time
     lines = [
         SECTION,
         "",
@@ -472,7 +491,11 @@ def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
         f"--runs {runs}` (in process, FastAPI TestClient; see the script's docstring for",
         'what "small" and "full" hold). Target: at most '
         f"{TARGET_MS:.0f} ms server time for a 12-session trajectory with "
-        f"{DIARY_ENTRIES} diary entries: **{verdict}** (median of the full trajectory).",
+        f"{DIARY_ENTRIES} diary entries: **{verdict}** (median server time of the full "
+        "trajectory). Server time is measured inside the ASGI app, from receiving the request "
+        "to sending its last byte (middleware, routing, login check, queries, rendering, "
+        "commit); the client columns add the TestClient's own cost (a thread hop per "
+        "request, about 3 ms: the gap on GET /healthz).",
         "",
     ]
     for database, timings in results.items():

@@ -78,13 +78,39 @@ def audit_guard_disabled(connection: Connection) -> Iterator[None]:
             connection.execute(text(sql))
 
 
+def _clear_postgres(connection: Connection, tables: list[str]) -> None:
+    # TRUNCATE of every table took about 0.2 s per test, most of the PostgreSQL run: only
+    # the tables a test wrote to are truncated (with rows, or with a used id sequence, so
+    # that ids start at 1 again everywhere). TRUNCATE fires no row triggers: the audit
+    # guard does not stand in the way.
+    probe = " UNION ALL ".join(
+        f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM {t})"  # noqa: S608 - our own table names
+        for t in tables
+    )
+    written = {row[0] for row in connection.execute(text(probe))}
+    used = {
+        row[0]
+        for row in connection.execute(
+            text(
+                "SELECT sequencename FROM pg_sequences"
+                " WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+            )
+        )
+    }
+    written |= {t for t in tables if f"{t}_id_seq" in used}
+    if written:
+        names = ", ".join(t for t in tables if t in written)
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    for sequence in sorted(used - {f"{t}_id_seq" for t in written}):
+        connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+
+
 def _clear_tables() -> None:
     engine = get_engine()
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            # TRUNCATE fires no row triggers: the audit guard does not stand in the way.
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            _clear_postgres(connection, tables)
         else:
             with audit_guard_disabled(connection):
                 for table in tables:
