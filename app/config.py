@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # connection pool is sized from this, so that a request never waits for a connection
     # that another, waiting request holds (with a pool smaller than the number of requests
     # in progress, such waits can deadlock until the pool times out). Keep it at most the
-    # thread pool's 40 threads; on PostgreSQL, workers × (this + 4) must stay below the
+    # thread pool's 40 threads; on PostgreSQL, workers × (this + 14) must stay below the
     # server's max_connections.
     max_concurrent_requests: int = Field(default=24, ge=1, le=40)
 
