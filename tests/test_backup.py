@@ -314,7 +314,9 @@ def _postgres_base() -> str:
 
 def _scratch(base: str, suffix: str) -> str:
     url = make_url(base)
-    scratch = url.set(database=f"{url.database}_{suffix}")
+    # The process id in the name: the SQLite and PostgreSQL runs of the test command go at
+    # the same time and both run this test on this server.
+    scratch = url.set(database=f"{url.database}_{suffix}_{os.getpid()}")
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))

@@ -44,7 +44,9 @@ def _postgres_scratch_url() -> str:
             pytest.fail("DYADE_REQUIRE_POSTGRES=1 but DYADE_TEST_POSTGRES_URL is not set")
         pytest.skip("no PostgreSQL (set DYADE_TEST_POSTGRES_URL)")
     base = make_url(url)
-    scratch = base.set(database=f"{base.database}_migrations")
+    # The process id in the name: the SQLite and PostgreSQL runs of the test command go at
+    # the same time and both check the migrations on this server.
+    scratch = base.set(database=f"{base.database}_migrations_{os.getpid()}")
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}"'))
@@ -61,6 +63,13 @@ def scratch_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[E
         engine = make_engine(_postgres_scratch_url())
     yield engine
     engine.dispose()
+    if request.param == "postgresql":
+        name = engine.url.database or ""
+        base = engine.url.set(database=name.removesuffix(f"_migrations_{os.getpid()}"))
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 def test_upgrade_downgrade_upgrade_round_trips(scratch_engine: Engine) -> None:
