@@ -130,7 +130,9 @@ class ConcurrencyLimit:
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
-        self._semaphore = asyncio.Semaphore(limit)
+        # Made in the event loop that first uses it: a semaphore belongs to one loop (and
+        # tests start several, one after another).
+        self._semaphore: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,8 +140,7 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            # A semaphore belongs to one event loop (tests start several, one after another).
+        if self._semaphore is None or loop is not self._loop:
             self._semaphore, self._loop = asyncio.Semaphore(self.limit), loop
         async with self._semaphore:
             await self.app(scope, receive, send)
