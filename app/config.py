@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     # thread pool's 40 threads; on PostgreSQL, workers × (this + 14) must stay below the
     # server's max_connections.
     max_concurrent_requests: int = Field(default=24, ge=1, le=40)
+    # Routes marked @db_only (they do nothing but database work: no mail, no PDF, no
+    # password hashing) run on the event loop instead of in the thread pool; None: only on
+    # SQLite. SQLite runs inside the process, so its calls are CPU work that the GIL
+    # serialises anyway, and handing each request to a thread and back only adds switching
+    # (2 ms of CPU per autosave under load; docs/benchmarks.md). On PostgreSQL every
+    # statement waits for the network, and those waits belong in a thread.
+    db_routes_inline: bool | None = None
 
     # Completed trajectories are deleted this many months after completion
     # (`python -m app retention run`, e.g. nightly from cron).
@@ -129,6 +136,12 @@ class Settings(BaseSettings):
         if self.reminders_in_process is not None:
             return self.reminders_in_process
         return self.environment != "test"
+
+    @property
+    def run_db_routes_inline(self) -> bool:
+        if self.db_routes_inline is not None:
+            return self.db_routes_inline
+        return self.effective_database_url.startswith("sqlite")
 
     @property
     def secure_cookies(self) -> bool:

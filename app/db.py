@@ -7,7 +7,7 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
+from starlette.concurrency import run_in_threadpool
 
 from app.config import get_settings
 
@@ -119,6 +120,38 @@ def _roll_back(session: Session) -> None:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_only(endpoint: F) -> F:
+    """Mark a route that does nothing but database work (no mail, no PDF, no hashing).
+
+    With settings.run_db_routes_inline (on SQLite, by default) it runs on the event loop,
+    not in the thread pool; its login check too (app.deps.authenticate). Anything that can
+    wait on the network or compute for long must stay unmarked: on the event loop it would
+    hold up every other request of the worker.
+    """
+    endpoint.__dyade_db_only__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def runs_inline(endpoint: object) -> bool:
+    """This route runs on the event loop (see db_only)."""
+    return getattr(endpoint, "__dyade_db_only__", False) and get_settings().run_db_routes_inline
+
+
+def _inline_or_in_thread(run: Callable[..., Any]) -> Callable[..., Any]:
+    # Async, so FastAPI awaits it instead of sending it to the thread pool; the choice is
+    # made per call because the settings are read at run time (tests switch databases).
+    @functools.wraps(run)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        if get_settings().run_db_routes_inline:
+            return run(*args, **kwargs)
+        return await run_in_threadpool(run, *args, **kwargs)
+
+    return call
+
+
 def _commit_after(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -139,9 +172,13 @@ class CommitInThreadRoute(APIRoute):
     worker process too) waits for it. If the endpoint raises, nothing is committed here and
     get_session rolls back as before; a failed commit raises from the endpoint, so the
     request still ends with an error page and a rollback.
+
+    A route marked db_only runs on the event loop instead when the settings say so.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = _commit_after(endpoint)
+            if getattr(endpoint, "__dyade_db_only__", False):
+                endpoint = _inline_or_in_thread(endpoint)
         super().__init__(path, endpoint, **kwargs)

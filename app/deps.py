@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import i18n
 from app.config import get_settings
-from app.db import SessionDep
+from app.db import SessionDep, runs_inline
 from app.errors import CsrfFailed, Forbidden, LoginRequired, TwoFactorEnrolmentRequired
 from app.middleware import set_cookie_header
 from app.models import Organisation, Role, User, UserRole, UserSession, utcnow
@@ -166,13 +166,17 @@ async def authenticate(request: Request, session: SessionDep) -> Actor | None:
     """Resolve the login session; routes not marked public require one."""
     # Async so that the locale set below lives in the request's own context (a sync
     # dependency runs in a worker thread whose context changes are thrown away).
-    actor = await run_in_threadpool(load_actor, session, request.cookies.get(SESSION_COOKIE))
+    endpoint = request.scope.get("endpoint")
+    token = request.cookies.get(SESSION_COOKIE)
+    if runs_inline(endpoint):
+        actor = load_actor(session, token)
+    else:
+        actor = await run_in_threadpool(load_actor, session, token)
     state = request.scope.setdefault("state", {})
     state["actor"] = actor
     # For the page header's unread-messages count (app/templating.py), counted only when
     # a whole page is drawn.
     state["db"] = session
-    endpoint = request.scope.get("endpoint")
     if actor is not None:
         i18n.set_locale(actor.user.locale)
         state["csrf_token"] = csrf_token_for("s:" + actor.session_token_hash)

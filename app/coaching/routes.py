@@ -14,7 +14,7 @@ from app.coaching import coding as coding_service
 from app.coaching import service
 from app.coaching.scheme import band, coding_scheme
 from app.coaching.stats import agreement_between
-from app.db import CommitInThreadRoute, SessionDep
+from app.db import CommitInThreadRoute, SessionDep, db_only
 from app.deps import Actor, CoachActor, CurrentActor, Id
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id
@@ -31,6 +31,7 @@ REASON_MIN = 10
 
 
 @router.get("/coach")
+@db_only
 def caseload(
     request: Request,
     session: SessionDep,
@@ -146,6 +147,7 @@ def _assigned(
 
 
 @router.get("/coach/trajectories/{trajectory_id}")
+@db_only
 def trajectory_page(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id, reason: str = ""
 ) -> Response:
@@ -399,6 +401,7 @@ def profile_svg(
 
 
 @router.get("/coach/sessions/{session_id}/coding")
+@db_only
 def coding_page(
     request: Request, session: SessionDep, actor: CoachActor, session_id: Id
 ) -> Response:
@@ -712,6 +715,7 @@ def summary(
 
 
 @router.get("/notifications")
+@db_only
 def notifications(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     items = recent(session, user_id=actor.id)
     return render(request, "coaching/notifications.html", {"items": items})

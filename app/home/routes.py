@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.db import CommitInThreadRoute, SessionDep
+from app.db import CommitInThreadRoute, SessionDep, db_only
 from app.deps import CurrentActor, public
 from app.templating import render
 
@@ -13,6 +13,7 @@ router = APIRouter(route_class=CommitInThreadRoute)
 
 
 @router.get("/home")
+@db_only
 def home(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     from app.reminders.scheduling import upcoming_sessions
 

@@ -320,6 +320,83 @@ class Question:
         """The form field name of its answer."""
         return ANSWER_PREFIX + self.key
 
+    def html(self, locale: str, *, all_required: bool, save_url: str | None = None) -> Markup:
+        """The whole question as HTML: a fieldset of radios or checkboxes, or a text field.
+
+        Built here rather than in a Jinja macro: the questions are most of a questionnaire
+        page's render time, and a macro call costs more than the string it makes. Every
+        value is escaped; the messages come from our own catalogue, trusted like Jinja's
+        gettext trusts them. With `save_url`, the question posts itself on change (see
+        macros/instrument.html).
+        """
+        anchor, lang = escape(self.anchor), escape(locale)
+        error = self.error
+        save = ""
+        if save_url:
+            save = (
+                f' hx-post="{escape(save_url)}" hx-trigger="change" hx-include="#{anchor}"'
+                f' hx-params="{escape(self.name)}" hx-target="#{anchor}-saved"'
+                ' hx-swap="innerHTML" hx-sync="closest .instrument:queue all"'
+            )
+        required = ""
+        if self.required and not all_required:
+            required = f' <span class="required-note">({_markup("required")})</span>'
+        error_html = ""
+        if error:
+            error_html = (
+                f'\n  <p class="field-error" id="{anchor}-error"><span class="visually-hidden">'
+                f"{_markup('Error:')}</span> {escape(error)}</p>"
+            )
+        status = ""
+        if save_url:
+            status = (
+                f'\n  <p class="instrument-save-status" id="{anchor}-saved" aria-live="polite"></p>'
+            )
+        invalid = " field--error" if error else ""
+        text = f'<span lang="{lang}">{escape(self.text)}</span>'
+        if self.kind == "text":
+            hint = _markup("At most %(limit)s characters.", limit=self.max_length)
+            described = f"{anchor}-hint {anchor}-error" if error else f"{anchor}-hint"
+            attributes = (" required" if self.required else "") + (
+                ' aria-invalid="true"' if error else ""
+            )
+            return Markup(  # noqa: S704 - every value above is escaped # nosec B704
+                f'<div class="instrument-question{invalid}" id="{anchor}" tabindex="-1"{save}>\n'
+                f'  <label for="{anchor}-input">{text}{required}</label>\n'
+                f'  <p class="hint" id="{anchor}-hint">{hint}</p>{error_html}\n'
+                f'  <textarea id="{anchor}-input" name="{escape(self.name)}" rows="4"'
+                f' maxlength="{self.max_length}" lang="{lang}"{attributes}'
+                f' aria-describedby="{described}">{escape(self.value)}</textarea>{status}\n'
+                "</div>"
+            )
+        described_by = f' aria-describedby="{anchor}-error"' if error else ""
+        number = f'<span class="question-number">{self.number}.</span> ' if self.number else ""
+        if self.kind == "scale":
+            choices = f'<div class="scale-points">\n{self.scale_html(locale)}\n  </div>'
+        else:
+            choices = f'<div class="tag-choices">\n{self._tags_html(lang)}\n  </div>'
+        return Markup(  # noqa: S704 - every value above is escaped # nosec B704
+            f'<fieldset class="instrument-question{invalid}" id="{anchor}" tabindex="-1"'
+            f"{described_by}{save}>\n"
+            f"  <legend>{number}{text}{required}</legend>{error_html}\n"
+            f"  {choices}{status}\n"
+            "</fieldset>"
+        )
+
+    def _tags_html(self, lang: str) -> str:
+        name, parts = escape(self.name), []
+        for choice in self.choices:
+            id_ = escape(f"{self.anchor}-{choice.key}")
+            checked = " checked" if choice.key in self.values else ""
+            parts.append(
+                f'    <label class="tag-choice" for="{id_}">\n'
+                f'      <input type="checkbox" id="{id_}" name="{name}"'
+                f' value="{escape(choice.key)}"{checked}>\n'
+                f'      <span lang="{lang}">{escape(choice.label)}</span>\n'
+                "    </label>"
+            )
+        return "\n".join(parts)
+
     def scale_html(self, locale: str) -> Markup:
         """The radio buttons of a scale question, one label around each.
 
@@ -390,6 +467,11 @@ class Answers:
     @property
     def ok(self) -> bool:
         return not self.errors and not self.form_errors
+
+
+def _markup(message: str, **variables: object) -> Markup:
+    """A message of our catalogue as markup, its values escaped (as `_()` in templates)."""
+    return Markup(i18n.gettext(message)) % variables  # noqa: S704 - our catalogue # nosec B704
 
 
 def _shown(value: int, scale: ResponseScale) -> str:

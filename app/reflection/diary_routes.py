@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app import audit
-from app.db import CommitInThreadRoute, SessionDep
+from app.db import CommitInThreadRoute, SessionDep, db_only
 from app.deps import Actor, CurrentActor, Id
 from app.errors import InvalidInput
 from app.forms import FormDep
@@ -60,6 +60,7 @@ def _base_context(
 
 
 @router.get("/trajectories/{trajectory_id}/diary")
+@db_only
 def diary_list(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id
 ) -> Response:
@@ -94,6 +95,7 @@ def _diary_form_page(
 
 
 @router.get("/trajectories/{trajectory_id}/diary/new")
+@db_only
 def new_diary_entry(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id
 ) -> Response:
@@ -105,6 +107,7 @@ def new_diary_entry(
 
 
 @router.post("/trajectories/{trajectory_id}/diary")
+@db_only
 def create_diary_entry(
     request: Request, session: SessionDep, actor: CurrentActor, form: FormDep, trajectory_id: Id
 ) -> Response:
@@ -134,6 +137,7 @@ def create_diary_entry(
 
 
 @router.get("/diary/{entry_id}/edit")
+@db_only
 def edit_diary_entry(
     request: Request, session: SessionDep, actor: CurrentActor, entry_id: Id
 ) -> Response:
@@ -152,6 +156,7 @@ def edit_diary_entry(
 
 
 @router.post("/diary/{entry_id}")
+@db_only
 def update_diary_entry(
     request: Request, session: SessionDep, actor: CurrentActor, form: FormDep, entry_id: Id
 ) -> Response:
@@ -185,6 +190,7 @@ def update_diary_entry(
 
 
 @router.get("/diary/{entry_id}/delete")
+@db_only
 def confirm_delete_diary_entry(
     request: Request, session: SessionDep, actor: CurrentActor, entry_id: Id
 ) -> Response:
@@ -198,6 +204,7 @@ def confirm_delete_diary_entry(
 
 
 @router.post("/diary/{entry_id}/delete")
+@db_only
 def delete_diary_entry(
     request: Request, session: SessionDep, actor: CurrentActor, form: FormDep, entry_id: Id
 ) -> Response:
@@ -241,6 +248,7 @@ def _pulse_page(
 
 
 @router.get("/trajectories/{trajectory_id}/pulse")
+@db_only
 def pulse_page(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id
 ) -> Response:
@@ -250,6 +258,7 @@ def pulse_page(
 
 
 @router.post("/trajectories/{trajectory_id}/pulse")
+@db_only
 def save_pulse(
     request: Request, session: SessionDep, actor: CurrentActor, form: FormDep, trajectory_id: Id
 ) -> Response:
@@ -299,6 +308,7 @@ def _experiments_page(
 
 
 @router.get("/trajectories/{trajectory_id}/experiments")
+@db_only
 def experiments_page(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id
 ) -> Response:
@@ -308,6 +318,7 @@ def experiments_page(
 
 
 @router.post("/trajectories/{trajectory_id}/experiments")
+@db_only
 def log_experiment(
     request: Request, session: SessionDep, actor: CurrentActor, form: FormDep, trajectory_id: Id
 ) -> Response:

@@ -16,7 +16,7 @@ from app.coaching.service import (
     mark_feedback_read,
 )
 from app.config import get_settings
-from app.db import CommitInThreadRoute, SessionDep
+from app.db import CommitInThreadRoute, SessionDep, db_only
 from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id, parse_version
@@ -61,17 +61,20 @@ def _relationship_form(
 
 
 @router.get("/relationships")
+@db_only
 def relationships(request: Request, session: SessionDep, actor: ProfessionalActor) -> Response:
     rows = service.list_relationships(session, actor=actor)
     return render(request, "reflection/relationships.html", {"rows": rows})
 
 
 @router.get("/relationships/new")
+@db_only
 def new_relationship(request: Request, actor: ProfessionalActor) -> Response:
     return _relationship_form(request, {}, {}, relationship_id=None)
 
 
 @router.post("/relationships")
+@db_only
 def create_relationship(
     request: Request, session: SessionDep, actor: ProfessionalActor, form: FormDep
 ) -> Response:
@@ -86,6 +89,7 @@ def create_relationship(
 
 
 @router.get("/relationships/{relationship_id}/edit")
+@db_only
 def edit_relationship(
     request: Request, session: SessionDep, actor: ProfessionalActor, relationship_id: Id
 ) -> Response:
@@ -102,6 +106,7 @@ def edit_relationship(
 
 
 @router.post("/relationships/{relationship_id}")
+@db_only
 def update_relationship(
     request: Request,
     session: SessionDep,
@@ -122,6 +127,7 @@ def update_relationship(
 
 
 @router.post("/relationships/{relationship_id}/archive")
+@db_only
 def archive_relationship(
     request: Request, session: SessionDep, actor: ProfessionalActor, relationship_id: Id
 ) -> Response:
@@ -133,6 +139,7 @@ def archive_relationship(
 
 
 @router.post("/relationships/{relationship_id}/restore")
+@db_only
 def restore_relationship(
     request: Request, session: SessionDep, actor: ProfessionalActor, relationship_id: Id
 ) -> Response:
@@ -144,6 +151,7 @@ def restore_relationship(
 
 
 @router.post("/relationships/{relationship_id}/trajectories")
+@db_only
 def start_trajectory(
     request: Request,
     session: SessionDep,
@@ -191,6 +199,7 @@ def _audit_coach_view(
 
 
 @router.get("/trajectories/{trajectory_id}")
+@db_only
 def trajectory_page(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id
 ) -> Response:
@@ -226,6 +235,7 @@ def trajectory_page(
 
 
 @router.get("/trajectories/{trajectory_id}/profile")
+@db_only
 def profile_page(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id
 ) -> Response:
@@ -290,6 +300,7 @@ def own_or_coached_relationship(session: SessionDep, trajectory: Trajectory) -> 
 
 
 @router.post("/sessions/{session_id}/open")
+@db_only
 def open_session(
     request: Request, session: SessionDep, actor: CurrentActor, session_id: Id
 ) -> Response:
@@ -317,6 +328,7 @@ def _writable(actor: Actor, trajectory: Trajectory, step_type: str) -> bool:
 
 
 @router.get("/sessions/{session_id}")
+@db_only
 def resume_session(
     request: Request, session: SessionDep, actor: CurrentActor, session_id: Id
 ) -> Response:
@@ -403,6 +415,7 @@ def _step_page(
 
 
 @router.get("/sessions/{session_id}/steps/{step_key}")
+@db_only
 def step_page(
     request: Request, session: SessionDep, actor: CurrentActor, session_id: Id, step_key: str
 ) -> Response:
@@ -415,6 +428,7 @@ def step_page(
 
 
 @router.post("/sessions/{session_id}/steps/{step_key}")
+@db_only
 def submit_step(
     request: Request,
     session: SessionDep,
@@ -576,6 +590,7 @@ def _autosave_limited(session: SessionDep, actor: Actor) -> ratelimit.RateLimite
 
 
 @router.post("/sessions/{session_id}/steps/{step_key}/answers")
+@db_only
 def save_item(
     request: Request,
     session: SessionDep,
@@ -659,6 +674,7 @@ def _finish(
 
 
 @router.post("/sessions/{session_id}/steps/{step_key}/draft")
+@db_only
 def autosave(
     request: Request,
     session: SessionDep,
@@ -727,6 +743,7 @@ def _local_time(moment: Any) -> str:
 
 
 @router.get("/sessions/{session_id}/summary")
+@db_only
 def summary(request: Request, session: SessionDep, actor: CurrentActor, session_id: Id) -> Response:
     from app.reflection.changes import what_changed
 
