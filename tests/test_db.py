@@ -104,9 +104,9 @@ def test_a_db_only_route_runs_on_the_event_loop_only_when_set_to(
         session.add(Organisation(name="Loop school", slug="loop-school"))
         return {"thread": threading.get_ident()}
 
-    client = _app_with(router)
-    loop_thread = client.get("/loop").json()["thread"]
-    response = client.post("/organisations")
+    with _app_with(router) as client:  # one event loop for both requests
+        loop_thread = client.get("/loop").json()["thread"]
+        response = client.post("/organisations")
 
     assert response.status_code == 200
     assert (response.json()["thread"] == loop_thread) is inline
