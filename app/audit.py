@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import event, func, insert, update
+from sqlalchemy import bindparam, event, func, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session as OrmSession
@@ -101,17 +101,44 @@ def _drop_pending(session: OrmSession, previous: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
-def _ensure_head(session: OrmSession, organisation_id: int) -> None:
-    dialect = session.get_bind().dialect.name
-    values = {"organisation_id": organisation_id, "last_seq": 0, "last_hash": ""}
-    values.update(anchor_seq=0, anchor_hash="")
-    if dialect == "postgresql":
-        statement: Any = postgres_insert(_CHAIN).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite_insert(_CHAIN).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - Dyade runs on SQLite and PostgreSQL
-        statement = insert(_CHAIN).values(**values)
-    session.execute(statement)
+def _claim_statement(dialect: str) -> Any:
+    """Take `count` numbers of an organisation's chain, making its head on first use.
+
+    One statement, which returns the head's new last number and its last hash: an upsert
+    that adds to last_seq, so it takes the row lock (PostgreSQL) or the write lock (SQLite)
+    before anything is read, and no two writers can read the same last hash.
+    """
+    found = _CLAIMS.get(dialect)
+    if found is None:
+        if dialect == "postgresql":
+            statement: Any = postgres_insert(_CHAIN)
+        elif dialect == "sqlite":
+            statement = sqlite_insert(_CHAIN)
+        else:  # pragma: no cover - Dyade runs on SQLite and PostgreSQL
+            raise NotImplementedError(dialect)
+        statement = statement.values(
+            organisation_id=bindparam("chain_organisation"),
+            last_seq=bindparam("chain_count"),
+            last_hash="",
+            anchor_seq=0,
+            anchor_hash="",
+        )
+        found = statement.on_conflict_do_update(
+            index_elements=[_CHAIN.c.organisation_id],
+            set_={"last_seq": _CHAIN.c.last_seq + statement.excluded.last_seq},
+        ).returning(_CHAIN.c.last_seq, _CHAIN.c.last_hash)
+        _CLAIMS[dialect] = found
+    return found
+
+
+# Built once per dialect: making a statement costs about as much as running it, and every
+# audited request (each coach's view of a trajectory) runs these.
+_CLAIMS: dict[str, Any] = {}
+_SET_LAST_HASH = (
+    update(_CHAIN)
+    .where(_CHAIN.c.organisation_id == bindparam("chain_organisation"))
+    .values(last_hash=bindparam("chain_hash"))
+)
 
 
 def append(session: OrmSession, entries: list[AuditEvent]) -> None:
@@ -119,17 +146,12 @@ def append(session: OrmSession, entries: list[AuditEvent]) -> None:
     by_org: dict[int, list[AuditEvent]] = {}
     for entry in entries:
         by_org.setdefault(entry.organisation_id, []).append(entry)
+    claim = _claim_statement(session.get_bind().dialect.name)
     for organisation_id in sorted(by_org):
         chunk = by_org[organisation_id]
-        # Always the same statements (a fixed query count per request), the head first.
-        _ensure_head(session, organisation_id)
-        # Updating before reading takes the row lock (PostgreSQL) or the write lock
-        # (SQLite) first, so no two writers can read the same last hash.
+        # Always the same statements (a fixed query count per request).
         last_seq, previous = session.execute(
-            update(_CHAIN)
-            .where(_CHAIN.c.organisation_id == organisation_id)
-            .values(last_seq=_CHAIN.c.last_seq + len(chunk))
-            .returning(_CHAIN.c.last_seq, _CHAIN.c.last_hash)
+            claim, {"chain_organisation": organisation_id, "chain_count": len(chunk)}
         ).one()
         seq = last_seq - len(chunk)
         for entry in chunk:
@@ -141,9 +163,7 @@ def append(session: OrmSession, entries: list[AuditEvent]) -> None:
             previous = entry.row_hash
             session.add(entry)
         session.execute(
-            update(_CHAIN)
-            .where(_CHAIN.c.organisation_id == organisation_id)
-            .values(last_hash=previous)
+            _SET_LAST_HASH, {"chain_organisation": organisation_id, "chain_hash": previous}
         )
     session.flush()
 

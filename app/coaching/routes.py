@@ -23,7 +23,7 @@ from app.i18n import N_
 from app.i18n import gettext as _
 from app.models import ReflectionSession, Role, Trajectory, TrajectoryStatus
 from app.notify import mark_read, recent
-from app.reflection.policies import is_assigned_coach, readable_session
+from app.reflection.policies import is_assigned_coach, readable_session, trajectory_for_coach
 from app.templating import flash, format_date, render
 
 router = APIRouter(route_class=CommitInThreadRoute)
@@ -80,12 +80,10 @@ def trajectory_access(
     action: str = "trajectory.view",
 ) -> tuple[Trajectory, str] | Response:
     """As coach_trajectory, with the role the access was granted in: "coach" or "admin"."""
-    trajectory = session.get(Trajectory, trajectory_id)
-    if trajectory is None or trajectory.organisation_id != actor.organisation_id:
-        raise NotFound()
+    trajectory, relationship, assigned = trajectory_for_coach(session, actor, trajectory_id)
     if trajectory.status == TrajectoryStatus.stopped and actor.id != trajectory.professional_id:
         raise NotFound()  # consent withdrawn: the coach may no longer read it
-    if is_assigned_coach(session, actor, trajectory.professional_id):
+    if assigned:
         audit.record(
             session,
             actor=actor,
@@ -93,6 +91,7 @@ def trajectory_access(
             request=request,
             role="coach",
             trajectory=trajectory,
+            relationship=relationship,
             detail=f"trajectory={trajectory.id}",
         )
         return trajectory, "coach"
@@ -112,6 +111,7 @@ def trajectory_access(
         request=request,
         role="admin",
         trajectory=trajectory,
+        relationship=relationship,
         reason=reason,
         detail=f"trajectory={trajectory.id}",
     )

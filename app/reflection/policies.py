@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam
+from typing import Any
+
+from sqlalchemy import bindparam, exists
 from sqlmodel import Session, col, select
 
 from app.deps import Actor
@@ -16,19 +18,65 @@ from app.models import (
     TrajectoryStatus,
 )
 
+# Built once: a coach's every page checks this (making it costs about as much as running it).
+_ASSIGNMENT = select(CoachAssignment.id).where(
+    col(CoachAssignment.coach_id) == bindparam("coach_id"),
+    col(CoachAssignment.professional_id) == bindparam("professional_id"),
+    col(CoachAssignment.organisation_id) == bindparam("organisation_id"),
+)
+
 
 def is_assigned_coach(session: Session, actor: Actor, professional_id: int) -> bool:
     """True when the actor coaches this professional (within the same organisation)."""
     if not actor.has(Role.coach):
         return False
-    found = session.exec(
-        select(CoachAssignment.id).where(
-            CoachAssignment.coach_id == actor.id,
-            CoachAssignment.professional_id == professional_id,
-            CoachAssignment.organisation_id == actor.organisation_id,
+    params = {
+        "coach_id": actor.id,
+        "professional_id": professional_id,
+        "organisation_id": actor.organisation_id,
+    }
+    return session.exec(_ASSIGNMENT, params=params).first() is not None
+
+
+# Every coach's view of a trajectory: the trajectory, its relationship (for the audit
+# record) and whether the coach is assigned to its professional, in one statement.
+_TRAJECTORY_FOR_COACH = (
+    select(
+        Trajectory,
+        FocusRelationship,
+        exists()
+        .where(
+            col(CoachAssignment.coach_id) == bindparam("coach_id"),
+            col(CoachAssignment.professional_id) == col(Trajectory.professional_id),
+            col(CoachAssignment.organisation_id) == col(Trajectory.organisation_id),
         )
+        .label("assigned"),
+    )
+    .join(FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id))
+    .where(
+        col(Trajectory.id) == bindparam("trajectory_id"),
+        col(Trajectory.organisation_id) == bindparam("organisation_id"),
+    )
+)
+
+
+def trajectory_for_coach(
+    session: Session, actor: Actor, trajectory_id: int
+) -> tuple[Trajectory, FocusRelationship, bool]:
+    """A trajectory of the actor's organisation, its relationship, and whether the actor is
+    an assigned coach of its professional (one query), or 404."""
+    found = session.exec(
+        _TRAJECTORY_FOR_COACH,
+        params={
+            "trajectory_id": trajectory_id,
+            "organisation_id": actor.organisation_id,
+            "coach_id": actor.id if actor.has(Role.coach) else 0,
+        },
     ).first()
-    return found is not None
+    if found is None:
+        raise NotFound()
+    trajectory, relationship, assigned = found
+    return trajectory, relationship, bool(assigned)
 
 
 def own_relationship(session: Session, actor: Actor, relationship_id: int) -> FocusRelationship:
@@ -71,19 +119,42 @@ _SESSION_WITH_TRAJECTORY = (
         col(ReflectionSession.organisation_id) == bindparam("organisation_id"),
     )
 )
+# The same with the focus relationship, for the step page, which shows it.
+_SESSION_WITH_RELATIONSHIP = _SESSION_WITH_TRAJECTORY.add_columns(FocusRelationship).join(
+    FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id)
+)
 
 
 def readable_session(
     session: Session, actor: Actor, session_id: int
 ) -> tuple[ReflectionSession, Trajectory]:
     """A session (with its trajectory) the actor owns or coaches, or 404."""
+    reflection_session, trajectory, _relationship = _readable(
+        session, actor, session_id, _SESSION_WITH_TRAJECTORY
+    )
+    return reflection_session, trajectory
+
+
+def readable_session_with_relationship(
+    session: Session, actor: Actor, session_id: int
+) -> tuple[ReflectionSession, Trajectory, FocusRelationship]:
+    """As readable_session, with the trajectory's focus relationship, in one query."""
+    reflection_session, trajectory, relationship = _readable(
+        session, actor, session_id, _SESSION_WITH_RELATIONSHIP
+    )
+    assert relationship is not None
+    return reflection_session, trajectory, relationship
+
+
+def _readable(
+    session: Session, actor: Actor, session_id: int, statement: Any
+) -> tuple[ReflectionSession, Trajectory, FocusRelationship | None]:
     row = session.exec(
-        _SESSION_WITH_TRAJECTORY,
-        params={"session_id": session_id, "organisation_id": actor.organisation_id},
+        statement, params={"session_id": session_id, "organisation_id": actor.organisation_id}
     ).first()
     if row is None:
         raise NotFound()
-    reflection_session, trajectory = row
+    reflection_session, trajectory = row[0], row[1]
     if trajectory.professional_id != actor.id and not _coach_may_read(session, actor, trajectory):
         raise NotFound()
-    return reflection_session, trajectory
+    return reflection_session, trajectory, row[2] if len(row) > 2 else None

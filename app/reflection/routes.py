@@ -25,6 +25,7 @@ from app.i18n import gettext as _
 from app.instruments.schema import Sector as InstrumentSector
 from app.models import (
     AgeBand,
+    FocusRelationship,
     ReflectionSession,
     Sector,
     SessionStatus,
@@ -35,7 +36,12 @@ from app.notify import mark_read
 from app.programmes.schema import render_probes, render_prompt
 from app.questionnaires.service import Answers, build_form, read_answers
 from app.reflection import service
-from app.reflection.policies import own_relationship, readable_session, readable_trajectory
+from app.reflection.policies import (
+    own_relationship,
+    readable_session,
+    readable_session_with_relationship,
+    readable_trajectory,
+)
 from app.reflection.service import StepState
 from app.templating import flash, render
 
@@ -179,7 +185,12 @@ def start_trajectory(
 
 
 def _audit_coach_view(
-    request: Request, session: SessionDep, actor: Actor, trajectory: Trajectory, what: str
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    trajectory: Trajectory,
+    what: str,
+    relationship: FocusRelationship | None = None,
 ) -> None:
     """Audit the assigned coach's read or change (the owner's own use is not audited)."""
     if actor.id != trajectory.professional_id:
@@ -189,6 +200,7 @@ def _audit_coach_view(
             action=what,
             request=request,
             trajectory=trajectory,
+            relationship=relationship,
             role="coach",
             # Typing the interview during a meeting is done for the professional.
             on_behalf_of_user_id=trajectory.professional_id
@@ -292,8 +304,6 @@ def _key_words(session: SessionDep, trajectory: Trajectory) -> list[str]:
 
 
 def own_or_coached_relationship(session: SessionDep, trajectory: Trajectory) -> Any:
-    from app.models import FocusRelationship
-
     relationship = session.get(FocusRelationship, trajectory.focus_relationship_id)
     assert relationship is not None
     return relationship
@@ -347,6 +357,7 @@ def _step_page(
     reflection_session: ReflectionSession,
     trajectory: Trajectory,
     step_key: str,
+    relationship: FocusRelationship | None = None,
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
@@ -357,7 +368,8 @@ def _step_page(
     template = service.session_template(trajectory, reflection_session)
     index, step = service.find_step(template, step_key)
     answers, responses = service.load_answers(session, reflection_session)
-    relationship = own_or_coached_relationship(session, trajectory)
+    if relationship is None:
+        relationship = own_or_coached_relationship(session, trajectory)
     locale = i18n.get_locale()
     name = relationship.pseudonym
     sector = sector_of(relationship)
@@ -419,12 +431,16 @@ def _step_page(
 def step_page(
     request: Request, session: SessionDep, actor: CurrentActor, session_id: Id, step_key: str
 ) -> Response:
-    reflection_session, trajectory = readable_session(session, actor, session_id)
+    reflection_session, trajectory, relationship = readable_session_with_relationship(
+        session, actor, session_id
+    )
     if reflection_session.status in (SessionStatus.locked, SessionStatus.waiting):
         flash(request, _("This session is not open yet."), "error")
         return redirect(request, f"/trajectories/{trajectory.id}")
-    _audit_coach_view(request, session, actor, trajectory, "session.view")
-    return _step_page(request, session, actor, reflection_session, trajectory, step_key)
+    _audit_coach_view(request, session, actor, trajectory, "session.view", relationship)
+    return _step_page(
+        request, session, actor, reflection_session, trajectory, step_key, relationship
+    )
 
 
 @router.post("/sessions/{session_id}/steps/{step_key}")
