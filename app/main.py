@@ -173,17 +173,21 @@ def create_app() -> FastAPI:
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     app.mount("/vendor", StaticFiles(packages=[("js_lib_htmx", "static")]), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Routing tries the routers in this order, one route at a time: the busiest pages
+    # (the wizard and its autosaves, the diary, the coach's pages) first. No route of one
+    # router matches a path of another (tests/test_routing.py), so the order changes
+    # nothing else.
+    app.include_router(reflection_router)
+    app.include_router(diary_router)
+    app.include_router(coaching_router)
+    app.include_router(home_router)
+    app.include_router(dashboards_router)
+    app.include_router(report_router)
+    app.include_router(questionnaires_router)
     app.include_router(auth_router)
     app.include_router(two_factor_router)
-    app.include_router(home_router)
     app.include_router(admin_router)
     app.include_router(audit_router)
-    app.include_router(questionnaires_router)
-    app.include_router(reflection_router)
-    app.include_router(coaching_router)
-    app.include_router(report_router)
-    app.include_router(diary_router)
-    app.include_router(dashboards_router)
     app.include_router(privacy_router)
     app.include_router(reminders_router)
     app.add_exception_handler(LoginRequired, _login_required)
