@@ -121,6 +121,9 @@ def _format_number(value: float | None, digits: int = 1, sign: bool = False) -> 
     return text.replace(".", ",") if i18n.get_locale() == "nl" else text
 
 
+format_number = _format_number
+
+
 _STATIC_MESSAGES: dict[tuple[str, str, bool], str] = {}
 
 

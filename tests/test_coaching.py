@@ -239,6 +239,41 @@ def test_feedback_reaches_the_professional_without_content_in_the_email(
     assert "geschreven" in professional.get("/notifications").text
 
 
+def test_feedback_that_is_refused_keeps_the_chosen_diary_moment(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, _sessions = start(professional, db)
+    entries = [
+        DiaryEntry(
+            organisation_id=cast.org.id,
+            trajectory_id=trajectory.id,  # type: ignore[arg-type]
+            occurred_on=utcnow().date() - timedelta(days=day),
+            phase="baseline",
+            instrument_version=1,
+            values={"valence": 1, "what_happened": f"<b>Moment {day}</b> & co"},
+        )
+        for day in range(3)
+    ]
+    db.add_all(entries)
+    db.commit()
+    client.login_as(cast.coach)
+    chosen = f"diary-{entries[1].id}"
+
+    page = client.post_form(
+        f"/coach/trajectories/{trajectory.id}/feedback", {"feedback": " ", "target": chosen}
+    )
+
+    assert page.status_code == 422
+    options = re.findall(r'<option value="(diary-\d+)"( selected)?>', page.text)
+    assert [value for value, selected in options if selected] == [chosen]
+    assert len(options) == 3
+    # The diary list shows what was written as text, newest first.
+    assert "&lt;b&gt;Moment 0&lt;/b&gt; &amp; co" in page.text
+    assert "<b>Moment" not in page.text
+    assert page.text.index("Moment 0") < page.text.index("Moment 2")
+
+
 def test_the_caseload_loads_in_a_fixed_number_of_queries(
     client: Client, make_client: type[Client], cast: Cast, db: Session
 ) -> None:

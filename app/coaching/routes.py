@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app import audit, i18n
 from app.coaching import coding as coding_service
@@ -24,7 +25,7 @@ from app.i18n import gettext as _
 from app.models import ReflectionSession, Role, Trajectory, TrajectoryStatus
 from app.notify import mark_read, recent
 from app.reflection.policies import is_assigned_coach, readable_session, trajectory_for_coach
-from app.templating import flash, format_date, render
+from app.templating import flash, format_date, format_number, render
 
 router = APIRouter(route_class=CommitInThreadRoute)
 REASON_MIN = 10
@@ -161,8 +162,14 @@ def trajectory_page(
 
 
 def _trajectory_context(
-    view: service.TrajectoryView, actor: Actor, reason: str, *, is_coach: bool = True
+    view: service.TrajectoryView,
+    actor: Actor,
+    reason: str,
+    *,
+    is_coach: bool = True,
+    values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The page's context; `values` are what a form with errors sent back, to show again."""
     locale = i18n.get_locale()
     scheme = coding_scheme()
     templates = {t.key: t for t in view.programme.sessions}
@@ -177,9 +184,11 @@ def _trajectory_context(
             )
     charts = [(series, _series_chart(series, locale, short_title=True)) for series in view.series]
     names = _fixed_names()
+    provisional = _name(N_("provisional"))
     chart_groups: dict[str, list[Any]] = {}
     for series, svg in charts:
-        chart_groups.setdefault(series.instrument_title[locale], []).append((series, svg))
+        rows = _table_rows(series, names, provisional)
+        chart_groups.setdefault(series.instrument_title[locale], []).append((series, svg, rows))
     return {
         "view": view,
         "charts": charts,
@@ -213,24 +222,11 @@ def _trajectory_context(
         # The words of labels.phase, .change and .session_status, looked up per table row
         # instead of a macro call per row (hundreds on a long trajectory).
         "phase_names": names["phase"],
-        "timeline": _timeline_rows(view, templates, locale),
-        # The diary moments newest first, with their dates written out (the list and the
-        # feedback form's choices are the page's longest loops).
-        "diary_moments": [
-            (
-                format_date(e.occurred_on, "medium"),
-                e.values.get("what_happened"),
-                e.values.get("child_felt"),
-            )
-            for e in reversed(view.diary)
-        ],
-        "diary_choices": [
-            (
-                f"diary-{e.id}",
-                _markup(N_("Diary moment of %(date)s"), date=format_date(e.occurred_on, "medium")),
-            )
-            for e in reversed(view.diary)
-        ],
+        "timeline": _timeline(view, templates, locale),
+        # The diary moments newest first (the list and the feedback form's choices are the
+        # page's longest loops).
+        "diary_moments": _diary_moments(view),
+        "diary_choices": _diary_choices(view, (values or {}).get("target")),
         "change_names": names["change"],
         "status_names": names["session_status"],
     }
@@ -258,11 +254,9 @@ def _name(message: str) -> Markup:
     return _markup(message)
 
 
-def _timeline_rows(
-    view: service.TrajectoryView, templates: dict[str, Any], locale: str
-) -> list[tuple[str, str, Markup]]:
-    """The timeline's rows (kind, date, what happened), as the template wrote them."""
-    rows: list[tuple[str, str, Markup]] = []
+def _timeline(view: service.TrajectoryView, templates: dict[str, Any], locale: str) -> Markup:
+    """The timeline's items (what happened, in order), as the template wrote them."""
+    rows = []
     for when, kind, item in view.timeline():
         if kind in ("session", "session_started"):
             title = templates[item.template_key].title.get(locale)
@@ -275,8 +269,62 @@ def _timeline_rows(
             text = _markup(N_("Diary moment (feeling %(valence)s)"), valence=shown)
         else:
             text = _markup(N_("Experiment tried (went %(score)s of 5)"), score=item.how_it_went)
-        rows.append((kind, format_date(when, "medium"), text))
-    return rows
+        rows.append(
+            f'<li class="timeline-{escape(kind)}">\n'
+            f'  <span class="when">{escape(format_date(when, "medium"))}</span>\n'
+            f"  {text}\n"
+            "</li>"
+        )
+    return Markup("\n".join(rows))  # noqa: S704 - every value above is escaped # nosec B704
+
+
+def _diary_moments(view: service.TrajectoryView) -> Markup:
+    """The diary list's items, newest first: when, what happened, what the child felt."""
+    child_felt_label = _name(N_("What the child may have felt:"))
+    rows = []
+    for entry in reversed(view.diary):
+        what_happened = entry.values.get("what_happened")
+        child_felt = entry.values.get("child_felt")
+        when = escape(format_date(entry.occurred_on, "medium"))
+        parts = [f'<li><span class="when">{when}</span>']
+        if what_happened:
+            parts.append(f'  <div class="answer-text">{escape(what_happened)}</div>')
+        if child_felt:
+            parts.append(
+                f'  <div class="answer-text"><em>{child_felt_label}</em> {escape(child_felt)}</div>'
+            )
+        rows.append("\n".join([*parts, "</li>"]))
+    return Markup("\n".join(rows))  # noqa: S704 - every value above is escaped # nosec B704
+
+
+def _diary_choices(view: service.TrajectoryView, chosen: object) -> Markup:
+    """The feedback form's options for the diary moments, newest first."""
+    options = []
+    for entry in reversed(view.diary):
+        value = f"diary-{entry.id}"
+        label = _markup(
+            N_("Diary moment of %(date)s"), date=format_date(entry.occurred_on, "medium")
+        )
+        selected = " selected" if chosen == value else ""
+        options.append(f'<option value="{value}"{selected}>{label}</option>')
+    return Markup("".join(options))  # noqa: S704 - every value above is escaped # nosec B704
+
+
+def _table_rows(series: Any, names: dict[str, _Names], provisional: Markup) -> Markup:
+    """The rows of a chart's data table (phase, score, change since intake)."""
+    phases, changes = names["phase"], names["change"]
+    rows = []
+    for p in series.points:
+        change: Markup | str = "–"
+        if p.change:
+            extra = f", {provisional}" if p.change.provisional else ""
+            name = escape(changes[p.change.classification.value])
+            change = f"{name} (RC {format_number(p.change.rc, 2)}{extra})"
+        rows.append(
+            f"<tr><td>{escape(phases[p.phase])}</td><td>{format_number(p.value)}</td>\n"
+            f"  <td>{change}</td></tr>"
+        )
+    return Markup("\n".join(rows))  # noqa: S704 - every value above is escaped # nosec B704
 
 
 def _fixed_names() -> dict[str, _Names]:
@@ -628,7 +676,7 @@ def feedback(
         )
     except InvalidInput as exc:
         view = service.load_trajectory_view(session, trajectory=trajectory)
-        context = _trajectory_context(view, actor, "")
+        context = _trajectory_context(view, actor, "", values=form.values)
         context.update(errors=exc.errors, values=form.values)
         return render(request, "coaching/trajectory.html", context, status_code=422)
     audit.record(
@@ -676,7 +724,7 @@ def schedule(
         )
     except InvalidInput as exc:
         view = service.load_trajectory_view(session, trajectory=trajectory)
-        context = _trajectory_context(view, actor, "")
+        context = _trajectory_context(view, actor, "", values=form.values)
         context.update(errors=exc.errors, values=form.values)
         return render(request, "coaching/trajectory.html", context, status_code=422)
     messages = {
@@ -704,7 +752,7 @@ def summary(
         service.save_summary(session, trajectory=trajectory, text=form.get("summary"))
     except InvalidInput as exc:
         view = service.load_trajectory_view(session, trajectory=trajectory)
-        context = _trajectory_context(view, actor, "")
+        context = _trajectory_context(view, actor, "", values=form.values)
         context.update(errors=exc.errors, values=form.values)
         return render(request, "coaching/trajectory.html", context, status_code=422)
     _audit_change(
