@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -27,6 +28,17 @@ from app.models import (
 )
 from tests.conftest import Cast, Client
 from tests.test_reflection import do_intake, start
+
+
+def _diary_entry(cast: Cast, trajectory: Any, days_ago: int, values: dict[str, Any]) -> DiaryEntry:
+    return DiaryEntry(
+        organisation_id=cast.org.id,
+        trajectory_id=trajectory.id,
+        occurred_on=utcnow().date() - timedelta(days=days_ago),
+        phase="baseline",
+        instrument_version=1,
+        values=values,
+    )
 
 
 def finish_interview(client: Client, session_id: int) -> None:
@@ -153,16 +165,7 @@ def test_the_trajectory_page_loads_in_a_fixed_number_of_queries(
     url = f"/coach/trajectories/{trajectory.id}"
     few = count_queries(lambda: client.get(url))
     for day in range(40):
-        db.add(
-            DiaryEntry(
-                organisation_id=cast.org.id,
-                trajectory_id=trajectory.id,  # type: ignore[arg-type]
-                occurred_on=utcnow().date() - timedelta(days=day),
-                phase="baseline",
-                instrument_version=1,
-                values={"valence": 1, "anger": 3},
-            )
-        )
+        db.add(_diary_entry(cast, trajectory, day, {"valence": 1, "anger": 3}))
     finish_interview(professional, sessions["interview"].id)
     db.commit()
     many = count_queries(lambda: client.get(url))
@@ -245,14 +248,7 @@ def test_feedback_that_is_refused_keeps_the_chosen_diary_moment(
     professional = make_client().login_as(cast.professional)
     trajectory, _sessions = start(professional, db)
     entries = [
-        DiaryEntry(
-            organisation_id=cast.org.id,
-            trajectory_id=trajectory.id,  # type: ignore[arg-type]
-            occurred_on=utcnow().date() - timedelta(days=day),
-            phase="baseline",
-            instrument_version=1,
-            values={"valence": 1, "what_happened": f"<b>Moment {day}</b> & co"},
-        )
+        _diary_entry(cast, trajectory, day, {"what_happened": f"<b>Moment {day}</b> & co"})
         for day in range(3)
     ]
     db.add_all(entries)
