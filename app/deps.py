@@ -9,8 +9,8 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Request
-from sqlalchemy import bindparam
-from sqlmodel import select
+from sqlalchemy import bindparam, func
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from app import i18n
@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.db import SessionDep, runs_inline
 from app.errors import CsrfFailed, Forbidden, LoginRequired, TwoFactorEnrolmentRequired
 from app.middleware import set_cookie_header
-from app.models import Organisation, Role, User, UserRole, UserSession, utcnow
+from app.models import Notification, Organisation, Role, User, UserRole, UserSession, utcnow
 from app.security import (
     ANON_COOKIE,
     CSRF_FIELD,
@@ -85,6 +85,8 @@ class Actor:
     two_factor: bool = False
     # The organisation requires a second factor of admins, coaches and supervisors.
     organisation_requires_two_factor: bool = False
+    # In-app messages waiting when the request began (None: not counted).
+    unread_notifications: int | None = None
 
     @property
     def id(self) -> int:
@@ -117,15 +119,24 @@ class Actor:
         return ""
 
 
-# Every request runs this: the session, the user and their roles in one query (one row per
-# role; a user without roles still gets one row through the outer join). Built once: making
-# the statement and its cache key anew cost about as much as running it.
+# Every request runs this: the session, the user, their roles and their unread messages (for
+# the page header) in one query (one row per role; a user without roles still gets one row
+# through the outer join). Built once: making the statement and its cache key anew cost
+# about as much as running it.
+_UNREAD = (
+    select(func.count())
+    .select_from(Notification)
+    .where(col(Notification.user_id) == col(User.id), col(Notification.read_at).is_(None))
+    .scalar_subquery()
+)
 _ACTOR_QUERY = (
-    select(UserSession, User, Organisation.two_factor_required, UserRole.role)
-    .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
-    .join(Organisation, Organisation.id == User.organisation_id)  # type: ignore[arg-type]
-    .outerjoin(UserRole, UserRole.user_id == User.id)  # type: ignore[arg-type]
-    .where(UserSession.token_hash == bindparam("digest"))
+    select(  # type: ignore[call-overload]
+        UserSession, User, Organisation.two_factor_required, UserRole.role, _UNREAD
+    )
+    .join(User, col(User.id) == col(UserSession.user_id))
+    .join(Organisation, col(Organisation.id) == col(User.organisation_id))
+    .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+    .where(col(UserSession.token_hash) == bindparam("digest"))
 )
 
 
@@ -137,7 +148,7 @@ def load_actor(session: SessionDep, token: str | None) -> Actor | None:
     rows = session.exec(_ACTOR_QUERY, params={"digest": digest}).all()
     if not rows:
         return None
-    user_session, user, org_requires, _role = rows[0]
+    user_session, user, org_requires, _role, unread = rows[0]
     now = utcnow()
     idle = timedelta(minutes=get_settings().session_idle_minutes)
     if (
@@ -159,6 +170,7 @@ def load_actor(session: SessionDep, token: str | None) -> Actor | None:
         session_token_hash=digest,
         two_factor=user_session.two_factor_at is not None,
         organisation_requires_two_factor=bool(org_requires),
+        unread_notifications=int(unread),
     )
 
 

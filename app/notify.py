@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, event, func, update
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.mail import render_email, send_mail
 from app.models import Notification, User, utcnow
+
+# Set on the request's session once it has changed someone's messages: the count taken with
+# the login check (Actor.unread_notifications) may then be out of date.
+UNREAD_CHANGED = "dyade_unread_changed"
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _note_new_notifications(session: OrmSession, _context: object, _instances: object) -> None:
+    if any(isinstance(item, Notification) for item in session.new):
+        session.info[UNREAD_CHANGED] = True
 
 
 def notify(
@@ -84,3 +95,4 @@ def mark_read(session: Session, *, user_id: int, link: str | None = None) -> Non
     if link is not None:
         statement = statement.where(col(Notification.link) == link)
     session.execute(statement.values(read_at=utcnow()))
+    session.info[UNREAD_CHANGED] = True

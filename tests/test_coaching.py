@@ -433,6 +433,35 @@ def test_an_admin_with_a_reason_reads_only(
     assert client.get(f"/sessions/{sessions['intake'].id}/summary").status_code == 404
 
 
+def test_the_page_that_reads_a_message_no_longer_counts_it(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    # The count comes with the login check; a page that marks messages read counts again.
+    professional = make_client().login_as(cast.professional)
+    trajectory, _sessions = start(professional, db)
+    client.login_as(cast.coach)
+    client.post_form(f"/coach/trajectories/{trajectory.id}/feedback", {"feedback": "Goed bezig."})
+    assert 'class="badge">1<' in professional.get("/home").text
+
+    page = professional.get(f"/trajectories/{trajectory.id}").text  # reads the feedback
+
+    assert "Goed bezig." in page
+    assert 'class="badge"' not in page
+
+
+def test_a_new_message_marks_the_count_out_of_date(cast: Cast, db: Session) -> None:
+    from app.notify import UNREAD_CHANGED
+
+    assert not db.info.get(UNREAD_CHANGED)
+    db.add(
+        Notification(
+            organisation_id=cast.org.id, user_id=cast.coach.id, kind="feedback", link="/home"
+        )
+    )
+    db.flush()
+    assert db.info.get(UNREAD_CHANGED)
+
+
 def test_new_messages_are_counted_in_the_menu_until_read(
     client: Client, make_client: type[Client], cast: Cast, db: Session
 ) -> None:
