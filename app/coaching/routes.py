@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +23,14 @@ from app.forms import FormDep, parse_id
 from app.htmx import redirect
 from app.i18n import N_
 from app.i18n import gettext as _
-from app.models import ReflectionSession, Role, Trajectory, TrajectoryStatus
+from app.models import (
+    FocusRelationship,
+    ReflectionSession,
+    Role,
+    Trajectory,
+    TrajectoryStatus,
+    User,
+)
 from app.notify import mark_read, recent
 from app.reflection.policies import is_assigned_coach, readable_session, trajectory_for_coach
 from app.templating import flash, format_date, format_number, render
@@ -81,42 +89,56 @@ def trajectory_access(
     action: str = "trajectory.view",
 ) -> tuple[Trajectory, str] | Response:
     """As coach_trajectory, with the role the access was granted in: "coach" or "admin"."""
-    trajectory, relationship, assigned = trajectory_for_coach(session, actor, trajectory_id)
+    found = _access(request, session, actor, trajectory_id, reason, action)
+    return found if isinstance(found, Response) else (found.trajectory, found.role)
+
+
+@dataclass(frozen=True)
+class _Access:
+    trajectory: Trajectory
+    role: str  # "coach" or "admin"
+    relationship: FocusRelationship
+    professional: User
+
+
+def _access(
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    trajectory_id: int,
+    reason: str,
+    action: str = "trajectory.view",
+) -> _Access | Response:
+    trajectory, relationship, professional, assigned = trajectory_for_coach(
+        session, actor, trajectory_id
+    )
     if trajectory.status == TrajectoryStatus.stopped and actor.id != trajectory.professional_id:
         raise NotFound()  # consent withdrawn: the coach may no longer read it
     if assigned:
-        audit.record(
-            session,
-            actor=actor,
-            action=action,
-            request=request,
-            role="coach",
-            trajectory=trajectory,
-            relationship=relationship,
-            detail=f"trajectory={trajectory.id}",
-        )
-        return trajectory, "coach"
-    if not actor.has(Role.admin):
+        role = "coach"
+    elif not actor.has(Role.admin):
         raise NotFound()
-    if len(reason.strip()) < REASON_MIN:
+    elif len(reason.strip()) < REASON_MIN:
         context = {
             "trajectory_id": trajectory_id,
             "reason": reason[:500],
             "too_short": bool(reason),
         }
         return render(request, "coaching/reason.html", context, status_code=200)
+    else:
+        role = "admin"
     audit.record(
         session,
         actor=actor,
         action=action,
         request=request,
-        role="admin",
+        role=role,
         trajectory=trajectory,
         relationship=relationship,
-        reason=reason,
+        reason=reason if role == "admin" else "",
         detail=f"trajectory={trajectory.id}",
     )
-    return trajectory, "admin"
+    return _Access(trajectory, role, relationship, professional)
 
 
 def _audit_change(
@@ -152,12 +174,13 @@ def _assigned(
 def trajectory_page(
     request: Request, session: SessionDep, actor: CurrentActor, trajectory_id: Id, reason: str = ""
 ) -> Response:
-    found = trajectory_access(request, session, actor, trajectory_id, reason)
+    found = _access(request, session, actor, trajectory_id, reason)
     if isinstance(found, Response):
         return found
-    trajectory, role = found
-    view = service.load_trajectory_view(session, trajectory=trajectory)
-    context = _trajectory_context(view, actor, reason, is_coach=role == "coach")
+    view = service.load_trajectory_view(
+        session, trajectory=found.trajectory, people=(found.professional, found.relationship)
+    )
+    context = _trajectory_context(view, actor, reason, is_coach=found.role == "coach")
     return render(request, "coaching/trajectory.html", context)
 
 

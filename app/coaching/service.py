@@ -421,13 +421,12 @@ _PEOPLE = (
     .join(FocusRelationship, col(FocusRelationship.id) == bindparam("relationship_id"))
     .where(col(User.id) == bindparam("professional_id"))
 )
+# The sessions in order, each with its narrative answers (one row per answer).
 _SESSIONS = (
-    select(ReflectionSession)
+    select(ReflectionSession, NarrativeAnswer)
+    .outerjoin(NarrativeAnswer, col(NarrativeAnswer.session_id) == col(ReflectionSession.id))
     .where(col(ReflectionSession.trajectory_id) == bindparam("trajectory_id"))
-    .order_by(col(ReflectionSession.position))
-)
-_ANSWERS = select(NarrativeAnswer).where(
-    col(NarrativeAnswer.session_id).in_(bindparam("session_ids", expanding=True))
+    .order_by(col(ReflectionSession.position), col(NarrativeAnswer.id))
 )
 _RESPONSES = select(InstrumentResponse).where(
     col(InstrumentResponse.trajectory_id) == bindparam("trajectory_id")
@@ -457,21 +456,36 @@ _FEEDBACK = (
 )
 
 
-def load_trajectory_view(session: Session, *, trajectory: Trajectory) -> TrajectoryView:
-    """Everything on the coach's trajectory page, in a fixed number of queries."""
+def load_trajectory_view(
+    session: Session,
+    *,
+    trajectory: Trajectory,
+    people: tuple[User, FocusRelationship] | None = None,
+) -> TrajectoryView:
+    """Everything on the coach's trajectory page, in a fixed number of queries.
+
+    `people` are the trajectory's professional and relationship when the caller has read
+    them already (the page's access check does).
+    """
     programme = builtin_programme(trajectory.programme_key, trajectory.programme_version)
-    people = session.exec(
-        _PEOPLE,
-        params={
-            "relationship_id": trajectory.focus_relationship_id,
-            "professional_id": trajectory.professional_id,
-        },
-    ).first()
-    assert people is not None
+    if people is None:
+        people = session.exec(
+            _PEOPLE,
+            params={
+                "relationship_id": trajectory.focus_relationship_id,
+                "professional_id": trajectory.professional_id,
+            },
+        ).first()
+        assert people is not None
     professional, relationship = people
     by_trajectory = {"trajectory_id": trajectory.id}
-    sessions = list(session.exec(_SESSIONS, params=by_trajectory).all())
-    answers = list(session.exec(_ANSWERS, params={"session_ids": [s.id for s in sessions]}).all())
+    sessions: list[ReflectionSession] = []
+    answers: list[NarrativeAnswer] = []
+    for reflection_session, answer in session.exec(_SESSIONS, params=by_trajectory).all():
+        if not sessions or sessions[-1] is not reflection_session:
+            sessions.append(reflection_session)
+        if answer is not None:
+            answers.append(answer)
     responses = list(session.exec(_RESPONSES, params=by_trajectory).all())
     diary = list(session.exec(_DIARY, params=by_trajectory).all())
     experiments = list(session.exec(_EXPERIMENTS, params=by_trajectory).all())

@@ -16,6 +16,7 @@ from app.models import (
     Role,
     Trajectory,
     TrajectoryStatus,
+    User,
 )
 
 # Built once: a coach's every page checks this (making it costs about as much as running it).
@@ -39,11 +40,12 @@ def is_assigned_coach(session: Session, actor: Actor, professional_id: int) -> b
 
 
 # Every coach's view of a trajectory: the trajectory, its relationship (for the audit
-# record) and whether the coach is assigned to its professional, in one statement.
+# record), its professional and whether the coach is assigned to them, in one statement.
 _TRAJECTORY_FOR_COACH = (
     select(
         Trajectory,
         FocusRelationship,
+        User,
         exists()
         .where(
             col(CoachAssignment.coach_id) == bindparam("coach_id"),
@@ -53,6 +55,7 @@ _TRAJECTORY_FOR_COACH = (
         .label("assigned"),
     )
     .join(FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id))
+    .join(User, col(User.id) == col(Trajectory.professional_id))
     .where(
         col(Trajectory.id) == bindparam("trajectory_id"),
         col(Trajectory.organisation_id) == bindparam("organisation_id"),
@@ -62,9 +65,9 @@ _TRAJECTORY_FOR_COACH = (
 
 def trajectory_for_coach(
     session: Session, actor: Actor, trajectory_id: int
-) -> tuple[Trajectory, FocusRelationship, bool]:
-    """A trajectory of the actor's organisation, its relationship, and whether the actor is
-    an assigned coach of its professional (one query), or 404."""
+) -> tuple[Trajectory, FocusRelationship, User, bool]:
+    """A trajectory of the actor's organisation, its relationship, its professional, and
+    whether the actor is an assigned coach of that professional (one query), or 404."""
     found = session.exec(
         _TRAJECTORY_FOR_COACH,
         params={
@@ -75,8 +78,8 @@ def trajectory_for_coach(
     ).first()
     if found is None:
         raise NotFound()
-    trajectory, relationship, assigned = found
-    return trajectory, relationship, bool(assigned)
+    trajectory, relationship, professional, assigned = found
+    return trajectory, relationship, professional, bool(assigned)
 
 
 def own_relationship(session: Session, actor: Actor, relationship_id: int) -> FocusRelationship:
