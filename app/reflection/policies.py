@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, exists
@@ -12,6 +13,8 @@ from app.errors import NotFound
 from app.models import (
     CoachAssignment,
     FocusRelationship,
+    InstrumentResponse,
+    NarrativeAnswer,
     ReflectionSession,
     Role,
     Trajectory,
@@ -122,42 +125,64 @@ _SESSION_WITH_TRAJECTORY = (
         col(ReflectionSession.organisation_id) == bindparam("organisation_id"),
     )
 )
-# The same with the focus relationship, for the step page, which shows it.
-_SESSION_WITH_RELATIONSHIP = _SESSION_WITH_TRAJECTORY.add_columns(FocusRelationship).join(
-    FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id)
+# Everything the step page reads about its session, in one statement: the trajectory, the
+# relationship and the stored answers (one row per narrative answer and questionnaire
+# response: a session has a handful of each, so the product stays small).
+_SESSION_PAGE = (
+    _SESSION_WITH_TRAJECTORY.add_columns(FocusRelationship, NarrativeAnswer, InstrumentResponse)
+    .join(FocusRelationship, col(FocusRelationship.id) == col(Trajectory.focus_relationship_id))
+    .outerjoin(NarrativeAnswer, col(NarrativeAnswer.session_id) == col(ReflectionSession.id))
+    .outerjoin(InstrumentResponse, col(InstrumentResponse.session_id) == col(ReflectionSession.id))
 )
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """A readable session with what its step page shows: answers and responses by step."""
+
+    reflection_session: ReflectionSession
+    trajectory: Trajectory
+    relationship: FocusRelationship
+    answers: dict[str, NarrativeAnswer]
+    responses: dict[str, InstrumentResponse]
 
 
 def readable_session(
     session: Session, actor: Actor, session_id: int
 ) -> tuple[ReflectionSession, Trajectory]:
     """A session (with its trajectory) the actor owns or coaches, or 404."""
-    reflection_session, trajectory, _relationship = _readable(
-        session, actor, session_id, _SESSION_WITH_TRAJECTORY
-    )
-    return reflection_session, trajectory
+    return _readable(session, actor, session_id, _SESSION_WITH_TRAJECTORY)
 
 
-def readable_session_with_relationship(
-    session: Session, actor: Actor, session_id: int
-) -> tuple[ReflectionSession, Trajectory, FocusRelationship]:
-    """As readable_session, with the trajectory's focus relationship, in one query."""
-    reflection_session, trajectory, relationship = _readable(
-        session, actor, session_id, _SESSION_WITH_RELATIONSHIP
+def readable_session_page(session: Session, actor: Actor, session_id: int) -> SessionPage:
+    """As readable_session, with the relationship and the stored answers, in one query."""
+    rows = session.exec(
+        _SESSION_PAGE,  # type: ignore[call-overload]
+        params={"session_id": session_id, "organisation_id": actor.organisation_id},
+    ).all()
+    if not rows:
+        raise NotFound()
+    reflection_session, trajectory, relationship = rows[0][0], rows[0][1], rows[0][2]
+    if trajectory.professional_id != actor.id and not _coach_may_read(session, actor, trajectory):
+        raise NotFound()
+    return SessionPage(
+        reflection_session,
+        trajectory,
+        relationship,
+        answers={row[3].step_key: row[3] for row in rows if row[3] is not None},
+        responses={row[4].step_key: row[4] for row in rows if row[4] is not None},
     )
-    assert relationship is not None
-    return reflection_session, trajectory, relationship
 
 
 def _readable(
     session: Session, actor: Actor, session_id: int, statement: Any
-) -> tuple[ReflectionSession, Trajectory, FocusRelationship | None]:
+) -> tuple[ReflectionSession, Trajectory]:
     row = session.exec(
         statement, params={"session_id": session_id, "organisation_id": actor.organisation_id}
     ).first()
     if row is None:
         raise NotFound()
-    reflection_session, trajectory = row[0], row[1]
+    reflection_session, trajectory = row
     if trajectory.professional_id != actor.id and not _coach_may_read(session, actor, trajectory):
         raise NotFound()
-    return reflection_session, trajectory, row[2] if len(row) > 2 else None
+    return reflection_session, trajectory

@@ -37,9 +37,10 @@ from app.programmes.schema import render_probes, render_prompt
 from app.questionnaires.service import Answers, build_form, read_answers
 from app.reflection import service
 from app.reflection.policies import (
+    SessionPage,
     own_relationship,
     readable_session,
-    readable_session_with_relationship,
+    readable_session_page,
     readable_trajectory,
 )
 from app.reflection.service import StepState
@@ -357,7 +358,7 @@ def _step_page(
     reflection_session: ReflectionSession,
     trajectory: Trajectory,
     step_key: str,
-    relationship: FocusRelationship | None = None,
+    page: SessionPage | None = None,
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
@@ -367,8 +368,10 @@ def _step_page(
 ) -> Response:
     template = service.session_template(trajectory, reflection_session)
     index, step = service.find_step(template, step_key)
-    answers, responses = service.load_answers(session, reflection_session)
-    if relationship is None:
+    if page is not None:  # read with the session already
+        answers, responses, relationship = page.answers, page.responses, page.relationship
+    else:
+        answers, responses = service.load_answers(session, reflection_session)
         relationship = own_or_coached_relationship(session, trajectory)
     locale = i18n.get_locale()
     name = relationship.pseudonym
@@ -431,16 +434,13 @@ def _step_page(
 def step_page(
     request: Request, session: SessionDep, actor: CurrentActor, session_id: Id, step_key: str
 ) -> Response:
-    reflection_session, trajectory, relationship = readable_session_with_relationship(
-        session, actor, session_id
-    )
+    page = readable_session_page(session, actor, session_id)
+    reflection_session, trajectory = page.reflection_session, page.trajectory
     if reflection_session.status in (SessionStatus.locked, SessionStatus.waiting):
         flash(request, _("This session is not open yet."), "error")
         return redirect(request, f"/trajectories/{trajectory.id}")
-    _audit_coach_view(request, session, actor, trajectory, "session.view", relationship)
-    return _step_page(
-        request, session, actor, reflection_session, trajectory, step_key, relationship
-    )
+    _audit_coach_view(request, session, actor, trajectory, "session.view", page.relationship)
+    return _step_page(request, session, actor, reflection_session, trajectory, step_key, page)
 
 
 @router.post("/sessions/{session_id}/steps/{step_key}")
