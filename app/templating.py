@@ -23,7 +23,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from app import i18n
+from app import i18n, layout
 from app.htmx import is_htmx
 from app.security import ANON_COOKIE, csrf_token_for, new_token, sign
 
@@ -163,6 +163,9 @@ def _make_environment() -> Environment:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     env.globals.update(
+        main_menu=layout.main_menu,
+        header_tools=layout.header_tools,
+        autosave_messages=layout.autosave_messages,
         locale_names=i18n.LOCALE_NAMES,
         get_locale=i18n.get_locale,
         _=_template_gettext,

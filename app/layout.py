@@ -1,0 +1,143 @@
+"""The parts of the page frame that every page draws: the menu, the header tools and the
+autosave messages, written in Python.
+
+In layouts/base.html they cost about a tenth of a questionnaire page's work: Jinja spends
+some twenty function calls on every `_()` and `actor.has()`, and the frame has fifty of
+them. Here each is one string. Every value is escaped; the messages come from our own
+catalogue and are trusted, as Jinja's gettext trusts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from app import i18n
+from app.i18n import N_
+
+# The menu: who sees the item (None: everyone logged in), where it goes, its name, and
+# the paths on which it is the current item (a prefix, or the exact path when `exact`).
+_MENU: tuple[tuple[tuple[str, ...] | None, str, str, tuple[str, ...], bool], ...] = (
+    (None, "/home", N_("Start"), ("/home",), True),
+    (
+        ("professional",),
+        "/relationships",
+        N_("My relationships"),
+        ("/relationships", "/trajectories", "/sessions"),
+        False,
+    ),
+    (("coach",), "/coach", N_("My caseload"), ("/coach",), False),
+    (
+        ("admin", "coach"),
+        "/instruments",
+        N_("Questionnaires"),
+        ("/instruments", "/admin/instruments"),
+        False,
+    ),
+    (("supervisor",), "/dashboard", N_("Dashboard"), ("/dashboard",), False),
+    (("admin",), "/admin/users", N_("People"), ("/admin/users",), False),
+    (None, "/notifications", N_("Messages"), ("/notifications",), True),
+    (("admin",), "/admin/teams", N_("Teams"), ("/admin/teams",), False),
+    (("admin",), "/admin/reminders", N_("Reminders"), ("/admin/reminders",), False),
+    (("admin",), "/admin/audit", N_("Audit trail"), ("/admin/audit",), False),
+    (("admin",), "/admin/settings", N_("Settings"), ("/admin/settings",), False),
+    (("admin",), "/admin/research", N_("Research export"), ("/admin/research",), False),
+    (("admin", "dev"), "/admin/outbox", N_("Outbox"), ("/admin/outbox",), False),
+)
+_MESSAGES = "/notifications"
+
+
+def _text(message: str) -> Markup:
+    return Markup(i18n.gettext(message))  # noqa: S704 - our own catalogue # nosec B704
+
+
+def main_menu(
+    actor: Any, path: str, unread_messages: Callable[[], int], dev_mode: bool = False
+) -> Markup:
+    """The main menu's items for this person, the current page's item marked."""
+    items = []
+    for roles, href, name, paths, exact in _MENU:
+        if roles == ("admin", "dev"):
+            if not (dev_mode and actor.has("admin")):
+                continue
+        elif roles is not None and not actor.has(*roles):
+            continue
+        current = path == paths[0] if exact else path.startswith(paths)
+        marked = ' aria-current="page"' if current else ""
+        label = _text(name)
+        if href == _MESSAGES:
+            unread = unread_messages()
+            if unread:
+                label += Markup(  # noqa: S704 - a number and our catalogue # nosec B704
+                    f' <span class="badge">{int(unread)}<span class="visually-hidden"> '
+                    f"{_text(N_('new'))}</span></span>"
+                )
+        items.append(f'<li><a href="{href}"{marked}>{label}</a></li>')
+    return Markup("\n".join(items))  # noqa: S704 - escaped or ours # nosec B704
+
+
+def header_tools(actor: Any, path: str, query: str, csrf_token: str, locale: str) -> Markup:
+    """The language switch, and for a logged-in person their name and the log-out button."""
+    csrf = f'<input type="hidden" name="csrf_token" value="{escape(csrf_token)}">'
+    here = escape(path + ("?" + query if query else ""))
+    buttons = []
+    for code, name in i18n.LOCALE_NAMES.items():
+        pressed = ' aria-pressed="false"'
+        if code == locale:
+            pressed = ' aria-pressed="true" class="is-current"'
+        buttons.append(
+            f'<button type="submit" name="locale" value="{code}" lang="{code}"{pressed}>'
+            f"{escape(name)}</button>"
+        )
+    parts = [
+        '<form method="post" action="/language" class="lang-switch">',
+        csrf,
+        f'<input type="hidden" name="next" value="{here}">',
+        *buttons,
+        "</form>",
+    ]
+    if actor:
+        parts += [
+            f'<a class="account-link" href="/account">{escape(actor.user.display_name)}</a>',
+            '<form method="post" action="/logout">',
+            csrf,
+            f'<button type="submit" class="link-button">{_text(N_("Log out"))}</button>',
+            "</form>",
+        ]
+    return Markup("\n".join(parts))  # noqa: S704 - escaped or ours # nosec B704
+
+
+@lru_cache(maxsize=8)
+def autosave_messages(locale: str) -> Markup:
+    """What the autosave script says, as data attributes (the same on every page)."""
+    with i18n.using_locale(locale):
+        counter = _text(N_("%(count)s of %(limit)s characters")) % {
+            "count": "{count}",
+            "limit": "{limit}",
+        }
+        labels = {
+            "saving": _text(N_("Saving…")),
+            "failed": _text(N_("Not saved. Your text is still here; try again in a moment.")),
+            "offline": _text(N_("No connection. Your text is still here; we keep trying.")),
+            "logged-out": _text(
+                N_("Your login has expired. Your text is still here; log in again to save it.")
+            ),
+            "counter": counter,
+            "conflict-title": _text(N_("This answer was changed in another window")),
+            "conflict-intro": _text(
+                N_(
+                    "Someone (perhaps you, in another tab or on another device) saved a newer "
+                    "version. Choose which text to keep; nothing is lost."
+                )
+            ),
+            "saved-version": _text(N_("Saved version")),
+            "keep-mine": _text(N_("Keep the text in this window")),
+            "use-saved": _text(N_("Use the saved version")),
+        }
+    attributes = " ".join(f'data-{key}="{value}"' for key, value in labels.items())
+    return Markup(  # noqa: S704 - our own catalogue # nosec B704
+        f'<div id="autosave-labels" hidden {attributes}></div>'
+    )
