@@ -329,7 +329,8 @@ def prepare_bare_database(path: Path, users: int) -> None:
 
 
 def make_bare_app() -> Any:
-    """uvicorn factory: the bare page, a sync route in the thread pool like the app's routes."""
+    """uvicorn factory: the bare page, as a sync route in the thread pool (/bare/…) and on the
+    event loop (/bare-loop/…, as the app's @db_only routes run on SQLite)."""
     from jinja2 import Environment
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -368,7 +369,16 @@ def make_bare_app() -> Any:
         )
         return HTMLResponse(html)
 
-    return Starlette(routes=[Route("/bare/{user_id:int}", page)])
+    async def page_on_loop(request: Request) -> HTMLResponse:
+        # The same page without the thread pool, as the app's @db_only routes run on SQLite.
+        return page(request)
+
+    return Starlette(
+        routes=[
+            Route("/bare/{user_id:int}", page),
+            Route("/bare-loop/{user_id:int}", page_on_loop),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- the server under test
@@ -979,8 +989,12 @@ def bench_bare(args: argparse.Namespace, workdir: Path, workers: int) -> list[Me
         ready_path="/bare/0",
         factory=True,
     ) as (port, pid):
-        for client in args.bare_clients:
-            print(f"[bare] page, {args.connections} connections, {client} client…", flush=True)
+        variants = [(client, "/bare", "bare page") for client in args.bare_clients]
+        if "raw" in args.bare_clients:
+            variants.append(("raw", "/bare-loop", "bare page, on the event loop"))
+        for client, prefix, scenario in variants:
+            connections = args.connections
+            print(f"[bare] {scenario}, {connections} connections, {client} client…", flush=True)
             spec = {
                 "kind": "page",
                 "port": port,
@@ -989,14 +1003,14 @@ def bench_bare(args: argparse.Namespace, workdir: Path, workers: int) -> list[Me
                 "duration": args.duration,
                 "users": [
                     {
-                        "path": f"/bare/{i % args.typists}",
+                        "path": f"{prefix}/{i % args.typists}",
                         "cookie": "x=1",
                         "expect_checked": 16,
                     }
                     for i in range(args.connections)
                 ],
             }
-            page = measure(spec, pid, scenario="bare page", database="sqlite3", server=server)
+            page = measure(spec, pid, scenario=scenario, database="sqlite3", server=server)
             results.append(page)
     return results
 
@@ -1029,7 +1043,10 @@ def table(results: list[Measurement]) -> list[str]:
 def verdicts(results: list[Measurement], bare: list[Measurement] | None = None) -> list[str]:
     """Each target against the figure measured for it, in plain words."""
     lines = []
-    bare_rate = {m.server: m.rate for m in bare or [] if m.client == "raw"}
+    bare_rate: dict[str, float] = {}
+    for m in bare or []:
+        if m.client == "raw":  # the faster of the two bare variants: the harder yardstick
+            bare_rate[m.server] = max(bare_rate.get(m.server, 0.0), m.rate)
     for m in results:
         if m.database != "SQLite":
             continue
@@ -1052,7 +1069,7 @@ def verdicts(results: list[Measurement], bare: list[Measurement] | None = None) 
             ratio = ""
             if bare_rate.get(m.server):
                 ratio = (
-                    f" It is {m.rate / bare_rate[m.server]:.2f} of the bare page's "
+                    f" It is {m.rate / bare_rate[m.server]:.2f} of the faster bare page's "
                     f"{bare_rate[m.server]:,.0f}/s in the same run; the issue's figures make "
                     f"{TARGETS['page_rate'] / BARE_REFERENCE:.2f} of it (800 of about 2,200)."
                 )
@@ -1093,8 +1110,8 @@ def machine() -> list[str]:
 def write_docs(
     results: list[Measurement], databases: list[str], command: str, started: datetime
 ) -> None:
-    dyade = [m for m in results if m.scenario != "bare page"]
-    bare = [m for m in results if m.scenario == "bare page"]
+    dyade = [m for m in results if not m.scenario.startswith("bare page")]
+    bare = [m for m in results if m.scenario.startswith("bare page")]
     checks = [f"- {m.database} {m.scenario} ({m.server}): {c}" for m in dyade for c in m.checks]
     page_sizes = sorted({(m.scenario, m.page_bytes) for m in results if m.page_bytes})
     lines = [
@@ -1135,9 +1152,11 @@ def write_docs(
         "back, 50 requests are always in flight and the mean latency is 50 / throughput "
         "(Little's law): 100 ms at 500/s, so p95 < 50 ms back to back would need more than "
         "1,000/s; the paced run is where the latency target can be judged.",
-        "- Bare baseline: a Starlette app in the benchmark script, a sync route (thread pool, "
-        "like the app's) reading 16 stored answers and a draft from sqlite3 and rendering 16 "
-        "radio items and a textarea with Jinja2; no login, no CSRF, no middleware.",
+        "- Bare baseline: a Starlette app in the benchmark script, a route reading 16 stored "
+        "answers and a draft from sqlite3 and rendering 16 radio items and a textarea with "
+        "Jinja2; no login, no CSRF, no middleware. Measured twice: as a sync route in the "
+        "thread pool, and on the event loop (as the app's wizard runs on SQLite); the "
+        "verdict compares with the faster of the two.",
         "",
         "### Results",
         "",
@@ -1245,7 +1264,7 @@ def main(argv: list[str] | None = None) -> int:
     for m in results:
         for check in m.checks:
             print(f"{m.database} {m.scenario} ({m.server}): {check}")
-    print("\n".join(verdicts(results, [m for m in results if m.scenario == "bare page"])))
+    print("\n".join(verdicts(results, [m for m in results if m.scenario.startswith("bare")])))
     if not args.no_docs:
         command = "python benchmarks/reflection_bench.py " + " ".join(
             argv if argv is not None else sys.argv[1:]
