@@ -21,6 +21,13 @@ def _note_new_notifications(session: OrmSession, _context: object, _instances: o
         session.info[UNREAD_CHANGED] = True
 
 
+def unread_may_have_changed(session: Session) -> bool:
+    """This session has read, added or is about to add messages since the login check."""
+    return bool(session.info.get(UNREAD_CHANGED)) or any(
+        isinstance(item, Notification) for item in session.new
+    )
+
+
 def notify(
     session: Session,
     *,

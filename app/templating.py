@@ -220,10 +220,10 @@ def _unread_messages(db: Any, actor: Any) -> int:
     # request's session was rolled back and closed, and must not open a new one.
     if db is None or actor is None or not db.in_transaction():
         return 0
-    from app.notify import UNREAD_CHANGED, unread_count
+    from app.notify import unread_count, unread_may_have_changed
 
     # Counted with the login check, unless this request has read or sent messages since.
-    if actor.unread_notifications is not None and not db.info.get(UNREAD_CHANGED):
+    if actor.unread_notifications is not None and not unread_may_have_changed(db):
         return int(actor.unread_notifications)
     return unread_count(db, user_id=actor.id)
 
