@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from app import audit
 from app.dashboards import charts, research, service
 from app.dashboards.export import Cell, export_rows, to_csv, to_xlsx
-from app.db import CommitInThreadRoute, SessionDep, db_only
+from app.db import CommitInThreadRoute, SessionDep
 from app.deps import AdminActor, SupervisorActor
 from app.forms import optional_date, whole_number
 from app.i18n import gettext as _
@@ -48,7 +48,6 @@ def _filters(
 
 
 @router.get("/dashboard")
-@db_only
 def dashboard(request: Request, session: SessionDep, actor: SupervisorActor) -> Response:
     coaches = service.coach_options(session, actor=actor)
     teams = service.team_options(session, actor=actor)
