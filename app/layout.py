@@ -11,47 +11,52 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
 
 from app import i18n
 from app.i18n import N_
 
-# The menu: who sees the item (None: everyone logged in), where it goes, its name, and
-# the paths on which it is the current item (a prefix, or the exact path when `exact`).
-_MENU: tuple[tuple[tuple[str, ...] | None, str, str, tuple[str, ...], bool], ...] = (
-    (None, "/home", N_("Start"), ("/home",), True),
-    (
+
+class _Item(NamedTuple):
+    """A menu item: who sees it (None: everyone logged in), where it goes, its name, and
+    the paths on which it is the current item (prefixes, or the exact path)."""
+
+    roles: tuple[str, ...] | None
+    href: str
+    name: str
+    current_on: tuple[str, ...]
+    exact: bool = False
+    development_only: bool = False
+
+
+_MENU = (
+    _Item(None, "/home", N_("Start"), ("/home",), exact=True),
+    _Item(
         ("professional",),
         "/relationships",
         N_("My relationships"),
         ("/relationships", "/trajectories", "/sessions"),
-        False,
     ),
-    (("coach",), "/coach", N_("My caseload"), ("/coach",), False),
-    (
+    _Item(("coach",), "/coach", N_("My caseload"), ("/coach",)),
+    _Item(
         ("admin", "coach"),
         "/instruments",
         N_("Questionnaires"),
         ("/instruments", "/admin/instruments"),
-        False,
     ),
-    (("supervisor",), "/dashboard", N_("Dashboard"), ("/dashboard",), False),
-    (("admin",), "/admin/users", N_("People"), ("/admin/users",), False),
-    (None, "/notifications", N_("Messages"), ("/notifications",), True),
-    (("admin",), "/admin/teams", N_("Teams"), ("/admin/teams",), False),
-    (("admin",), "/admin/reminders", N_("Reminders"), ("/admin/reminders",), False),
-    (("admin",), "/admin/audit", N_("Audit trail"), ("/admin/audit",), False),
-    (("admin",), "/admin/settings", N_("Settings"), ("/admin/settings",), False),
-    (("admin",), "/admin/research", N_("Research export"), ("/admin/research",), False),
-    (("admin", "dev"), "/admin/outbox", N_("Outbox"), ("/admin/outbox",), False),
+    _Item(("supervisor",), "/dashboard", N_("Dashboard"), ("/dashboard",)),
+    _Item(("admin",), "/admin/users", N_("People"), ("/admin/users",)),
+    _Item(None, "/notifications", N_("Messages"), ("/notifications",), exact=True),
+    _Item(("admin",), "/admin/teams", N_("Teams"), ("/admin/teams",)),
+    _Item(("admin",), "/admin/reminders", N_("Reminders"), ("/admin/reminders",)),
+    _Item(("admin",), "/admin/audit", N_("Audit trail"), ("/admin/audit",)),
+    _Item(("admin",), "/admin/settings", N_("Settings"), ("/admin/settings",)),
+    _Item(("admin",), "/admin/research", N_("Research export"), ("/admin/research",)),
+    _Item(("admin",), "/admin/outbox", N_("Outbox"), ("/admin/outbox",), development_only=True),
 )
 _MESSAGES = "/notifications"
-
-
-def _text(message: str) -> Markup:
-    return Markup(i18n.gettext(message))  # noqa: S704 - our own catalogue # nosec B704
 
 
 def main_menu(
@@ -59,23 +64,22 @@ def main_menu(
 ) -> Markup:
     """The main menu's items for this person, the current page's item marked."""
     items = []
-    for roles, href, name, paths, exact in _MENU:
-        if roles == ("admin", "dev"):
-            if not (dev_mode and actor.has("admin")):
-                continue
-        elif roles is not None and not actor.has(*roles):
+    for item in _MENU:
+        if (item.development_only and not dev_mode) or (
+            item.roles is not None and not actor.has(*item.roles)
+        ):
             continue
-        current = path == paths[0] if exact else path.startswith(paths)
+        current = path in item.current_on if item.exact else path.startswith(item.current_on)
         marked = ' aria-current="page"' if current else ""
-        label = _text(name)
-        if href == _MESSAGES:
+        label = i18n.markup(item.name)
+        if item.href == _MESSAGES:
             unread = unread_messages()
             if unread:
                 label += Markup(  # noqa: S704 - a number and our catalogue # nosec B704
                     f' <span class="badge">{int(unread)}<span class="visually-hidden"> '
-                    f"{_text(N_('new'))}</span></span>"
+                    f"{i18n.markup(N_('new'))}</span></span>"
                 )
-        items.append(f'<li><a href="{href}"{marked}>{label}</a></li>')
+        items.append(f'<li><a href="{item.href}"{marked}>{label}</a></li>')
     return Markup("\n".join(items))  # noqa: S704 - escaped or ours # nosec B704
 
 
@@ -104,7 +108,7 @@ def header_tools(actor: Any, path: str, query: str, csrf_token: str, locale: str
             f'<a class="account-link" href="/account">{escape(actor.user.display_name)}</a>',
             '<form method="post" action="/logout">',
             csrf,
-            f'<button type="submit" class="link-button">{_text(N_("Log out"))}</button>',
+            f'<button type="submit" class="link-button">{i18n.markup(N_("Log out"))}</button>',
             "</form>",
         ]
     return Markup("\n".join(parts))  # noqa: S704 - escaped or ours # nosec B704
@@ -114,28 +118,27 @@ def header_tools(actor: Any, path: str, query: str, csrf_token: str, locale: str
 def autosave_messages(locale: str) -> Markup:
     """What the autosave script says, as data attributes (the same on every page)."""
     with i18n.using_locale(locale):
-        counter = _text(N_("%(count)s of %(limit)s characters")) % {
-            "count": "{count}",
-            "limit": "{limit}",
-        }
+        counter = i18n.markup(
+            N_("%(count)s of %(limit)s characters"), count="{count}", limit="{limit}"
+        )
         labels = {
-            "saving": _text(N_("Saving…")),
-            "failed": _text(N_("Not saved. Your text is still here; try again in a moment.")),
-            "offline": _text(N_("No connection. Your text is still here; we keep trying.")),
-            "logged-out": _text(
+            "saving": i18n.markup(N_("Saving…")),
+            "failed": i18n.markup(N_("Not saved. Your text is still here; try again in a moment.")),
+            "offline": i18n.markup(N_("No connection. Your text is still here; we keep trying.")),
+            "logged-out": i18n.markup(
                 N_("Your login has expired. Your text is still here; log in again to save it.")
             ),
             "counter": counter,
-            "conflict-title": _text(N_("This answer was changed in another window")),
-            "conflict-intro": _text(
+            "conflict-title": i18n.markup(N_("This answer was changed in another window")),
+            "conflict-intro": i18n.markup(
                 N_(
                     "Someone (perhaps you, in another tab or on another device) saved a newer "
                     "version. Choose which text to keep; nothing is lost."
                 )
             ),
-            "saved-version": _text(N_("Saved version")),
-            "keep-mine": _text(N_("Keep the text in this window")),
-            "use-saved": _text(N_("Use the saved version")),
+            "saved-version": i18n.markup(N_("Saved version")),
+            "keep-mine": i18n.markup(N_("Keep the text in this window")),
+            "use-saved": i18n.markup(N_("Use the saved version")),
         }
     attributes = " ".join(f'data-{key}="{value}"' for key, value in labels.items())
     return Markup(  # noqa: S704 - our own catalogue # nosec B704

@@ -76,25 +76,14 @@ def coach_trajectory(
 
     The read is audited as `action`; an admin's reason goes with it.
     """
-    found = trajectory_access(request, session, actor, trajectory_id, reason, action)
-    return found if isinstance(found, Response) else found[0]
-
-
-def trajectory_access(
-    request: Request,
-    session: SessionDep,
-    actor: Actor,
-    trajectory_id: int,
-    reason: str = "",
-    action: str = "trajectory.view",
-) -> tuple[Trajectory, str] | Response:
-    """As coach_trajectory, with the role the access was granted in: "coach" or "admin"."""
     found = _access(request, session, actor, trajectory_id, reason, action)
-    return found if isinstance(found, Response) else (found.trajectory, found.role)
+    return found if isinstance(found, Response) else found.trajectory
 
 
 @dataclass(frozen=True)
 class _Access:
+    """A granted view of a trajectory, with the rows the access check read along with it."""
+
     trajectory: Trajectory
     role: str  # "coach" or "admin"
     relationship: FocusRelationship
@@ -109,6 +98,7 @@ def _access(
     reason: str,
     action: str = "trajectory.view",
 ) -> _Access | Response:
+    """As coach_trajectory, with the role the access was granted in: "coach" or "admin"."""
     trajectory, relationship, professional, assigned = trajectory_for_coach(
         session, actor, trajectory_id
     )
@@ -184,6 +174,21 @@ def trajectory_page(
     return render(request, "coaching/trajectory.html", context)
 
 
+def _refused(
+    request: Request,
+    session: SessionDep,
+    actor: Actor,
+    trajectory: Trajectory,
+    values: Mapping[str, Any],
+    exc: InvalidInput,
+) -> Response:
+    """The trajectory page again with what the coach sent and what is wrong with it."""
+    view = service.load_trajectory_view(session, trajectory=trajectory)
+    context = _trajectory_context(view, actor, "", values=values)
+    context["errors"] = exc.errors
+    return render(request, "coaching/trajectory.html", context, status_code=422)
+
+
 def _trajectory_context(
     view: service.TrajectoryView,
     actor: Actor,
@@ -207,7 +212,7 @@ def _trajectory_context(
             )
     charts = [(series, _series_chart(series, locale, short_title=True)) for series in view.series]
     names = _fixed_names()
-    provisional = _name(N_("provisional"))
+    provisional = i18n.markup(N_("provisional"))
     chart_groups: dict[str, list[Any]] = {}
     for series, svg in charts:
         rows = _table_rows(series, names, provisional)
@@ -250,6 +255,7 @@ def _trajectory_context(
         # page's longest loops).
         "diary_moments": _diary_moments(view),
         "diary_choices": _diary_choices(view, (values or {}).get("target")),
+        "values": values or {},
         "change_names": names["change"],
         "status_names": names["session_status"],
     }
@@ -267,16 +273,6 @@ class _Names(dict[str, Markup]):
         return key if self.fallback is None else self.fallback
 
 
-def _markup(message: str, **variables: object) -> Markup:
-    """As `{{ _(message, **variables) }}` in a template: the translation is markup, the
-    values are escaped, and it is always a format string ("%%" is "%")."""
-    return Markup(_(message)) % variables  # noqa: S704 - our own catalogue # nosec B704
-
-
-def _name(message: str) -> Markup:
-    return _markup(message)
-
-
 def _timeline(view: service.TrajectoryView, templates: dict[str, Any], locale: str) -> Markup:
     """The timeline's items (what happened, in order), as the template wrote them."""
     rows = []
@@ -284,14 +280,14 @@ def _timeline(view: service.TrajectoryView, templates: dict[str, Any], locale: s
         if kind in ("session", "session_started"):
             title = templates[item.template_key].title.get(locale)
             message = N_("Finished: %(title)s") if kind == "session" else N_("Started: %(title)s")
-            text = _markup(message, title=title)
+            text = i18n.markup(message, title=title)
         elif kind == "diary":
             valence = item.values.get("valence")
             # As the template's `is number` and `"%+d"|format` (JSON holds no other numbers).
             shown = "%+d" % valence if isinstance(valence, int | float) else "?"  # noqa: UP031
-            text = _markup(N_("Diary moment (feeling %(valence)s)"), valence=shown)
+            text = i18n.markup(N_("Diary moment (feeling %(valence)s)"), valence=shown)
         else:
-            text = _markup(N_("Experiment tried (went %(score)s of 5)"), score=item.how_it_went)
+            text = i18n.markup(N_("Experiment tried (went %(score)s of 5)"), score=item.how_it_went)
         rows.append(
             f'<li class="timeline-{escape(kind)}">\n'
             f'  <span class="when">{escape(format_date(when, "medium"))}</span>\n'
@@ -303,7 +299,7 @@ def _timeline(view: service.TrajectoryView, templates: dict[str, Any], locale: s
 
 def _diary_moments(view: service.TrajectoryView) -> Markup:
     """The diary list's items, newest first: when, what happened, what the child felt."""
-    child_felt_label = _name(N_("What the child may have felt:"))
+    child_felt_label = i18n.markup(N_("What the child may have felt:"))
     rows = []
     for entry in reversed(view.diary):
         what_happened = entry.values.get("what_happened")
@@ -325,7 +321,7 @@ def _diary_choices(view: service.TrajectoryView, chosen: object) -> Markup:
     options = []
     for entry in reversed(view.diary):
         value = f"diary-{entry.id}"
-        label = _markup(
+        label = i18n.markup(
             N_("Diary moment of %(date)s"), date=format_date(entry.occurred_on, "medium")
         )
         selected = " selected" if chosen == value else ""
@@ -333,7 +329,9 @@ def _diary_choices(view: service.TrajectoryView, chosen: object) -> Markup:
     return Markup("".join(options))  # noqa: S704 - every value above is escaped # nosec B704
 
 
-def _table_rows(series: Any, names: dict[str, _Names], provisional: Markup) -> Markup:
+def _table_rows(
+    series: service.SubscaleSeries, names: dict[str, _Names], provisional: Markup
+) -> Markup:
     """The rows of a chart's data table (phase, score, change since intake)."""
     phases, changes = names["phase"], names["change"]
     rows = []
@@ -352,34 +350,34 @@ def _table_rows(series: Any, names: dict[str, _Names], provisional: Markup) -> M
 
 def _fixed_names() -> dict[str, _Names]:
     """The same names as macros/labels.html gives, in the current locale."""
-    no_change = _name(N_("no reliable change"))
+    no_change = i18n.markup(N_("no reliable change"))
     return {
         "phase": _Names(
             {
-                "baseline": _name(N_("Intake")),
-                "interview": _name(N_("Interview")),
-                "reflection": _name(N_("Reflection")),
-                "consolidation": _name(N_("Consolidation")),
-                "post": _name(N_("After six weeks")),
-                "follow_up": _name(N_("After three months")),
+                "baseline": i18n.markup(N_("Intake")),
+                "interview": i18n.markup(N_("Interview")),
+                "reflection": i18n.markup(N_("Reflection")),
+                "consolidation": i18n.markup(N_("Consolidation")),
+                "post": i18n.markup(N_("After six weeks")),
+                "follow_up": i18n.markup(N_("After three months")),
             }
         ),
         "change": _Names(
             {
-                "reliably_improved": _name(N_("reliably better")),
-                "reliably_deteriorated": _name(N_("reliably worse")),
+                "reliably_improved": i18n.markup(N_("reliably better")),
+                "reliably_deteriorated": i18n.markup(N_("reliably worse")),
             },
             fallback=no_change,
         ),
         "session_status": _Names(
             {
-                "locked": _name(N_("Later")),
-                "waiting": _name(N_("Waiting for your coach")),
-                "open": _name(N_("Ready to start")),
-                "in_progress": _name(N_("Started")),
-                "completed": _name(N_("Finished")),
-                "reviewed": _name(N_("Finished and read by your coach")),
-                "skipped": _name(N_("Skipped")),
+                "locked": i18n.markup(N_("Later")),
+                "waiting": i18n.markup(N_("Waiting for your coach")),
+                "open": i18n.markup(N_("Ready to start")),
+                "in_progress": i18n.markup(N_("Started")),
+                "completed": i18n.markup(N_("Finished")),
+                "reviewed": i18n.markup(N_("Finished and read by your coach")),
+                "skipped": i18n.markup(N_("Skipped")),
             }
         ),
     }
@@ -698,10 +696,7 @@ def feedback(
             diary_entry_id=entry_id,
         )
     except InvalidInput as exc:
-        view = service.load_trajectory_view(session, trajectory=trajectory)
-        context = _trajectory_context(view, actor, "", values=form.values)
-        context.update(errors=exc.errors, values=form.values)
-        return render(request, "coaching/trajectory.html", context, status_code=422)
+        return _refused(request, session, actor, trajectory, form.values, exc)
     audit.record(
         session,
         actor=actor,
@@ -746,10 +741,7 @@ def schedule(
             session, actor=actor, trajectory=trajectory, reflection_session=target, starts=starts
         )
     except InvalidInput as exc:
-        view = service.load_trajectory_view(session, trajectory=trajectory)
-        context = _trajectory_context(view, actor, "", values=form.values)
-        context.update(errors=exc.errors, values=form.values)
-        return render(request, "coaching/trajectory.html", context, status_code=422)
+        return _refused(request, session, actor, trajectory, form.values, exc)
     messages = {
         "scheduled": _("The session is planned. You and the professional get a calendar invite."),
         "moved": _("The session has moved. You and the professional get an updated invite."),
@@ -774,10 +766,7 @@ def summary(
     try:
         service.save_summary(session, trajectory=trajectory, text=form.get("summary"))
     except InvalidInput as exc:
-        view = service.load_trajectory_view(session, trajectory=trajectory)
-        context = _trajectory_context(view, actor, "", values=form.values)
-        context.update(errors=exc.errors, values=form.values)
-        return render(request, "coaching/trajectory.html", context, status_code=422)
+        return _refused(request, session, actor, trajectory, form.values, exc)
     _audit_change(
         request, session, actor, trajectory, "summary.save", f"trajectory={trajectory.id}"
     )

@@ -340,12 +340,12 @@ class Question:
             )
         required = ""
         if self.required and not all_required:
-            required = f' <span class="required-note">({_markup("required")})</span>'
+            required = f' <span class="required-note">({i18n.markup(N_("required"))})</span>'
         error_html = ""
         if error:
             error_html = (
                 f'\n  <p class="field-error" id="{anchor}-error"><span class="visually-hidden">'
-                f"{_markup('Error:')}</span> {escape(error)}</p>"
+                f"{i18n.markup(N_('Error:'))}</span> {escape(error)}</p>"
             )
         status = ""
         if save_url:
@@ -355,7 +355,7 @@ class Question:
         invalid = " field--error" if error else ""
         text = f'<span lang="{lang}">{escape(self.text)}</span>'
         if self.kind == "text":
-            hint = _markup("At most %(limit)s characters.", limit=self.max_length)
+            hint = i18n.markup(N_("At most %(limit)s characters."), limit=self.max_length)
             described = f"{anchor}-hint {anchor}-error" if error else f"{anchor}-hint"
             attributes = (" required" if self.required else "") + (
                 ' aria-invalid="true"' if error else ""
@@ -467,11 +467,6 @@ class Answers:
     @property
     def ok(self) -> bool:
         return not self.errors and not self.form_errors
-
-
-def _markup(message: str, **variables: object) -> Markup:
-    """A message of our catalogue as markup, its values escaped (as `_()` in templates)."""
-    return Markup(i18n.gettext(message)) % variables  # noqa: S704 - our catalogue # nosec B704
 
 
 def _shown(value: int, scale: ResponseScale) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam, exists
 from sqlmodel import Session, col, select
@@ -151,7 +150,15 @@ def readable_session(
     session: Session, actor: Actor, session_id: int
 ) -> tuple[ReflectionSession, Trajectory]:
     """A session (with its trajectory) the actor owns or coaches, or 404."""
-    return _readable(session, actor, session_id, _SESSION_WITH_TRAJECTORY)
+    row = session.exec(
+        _SESSION_WITH_TRAJECTORY,
+        params={"session_id": session_id, "organisation_id": actor.organisation_id},
+    ).first()
+    if row is None:
+        raise NotFound()
+    reflection_session, trajectory = row
+    _ensure_readable(session, actor, trajectory)
+    return reflection_session, trajectory
 
 
 def readable_session_page(session: Session, actor: Actor, session_id: int) -> SessionPage:
@@ -163,8 +170,7 @@ def readable_session_page(session: Session, actor: Actor, session_id: int) -> Se
     if not rows:
         raise NotFound()
     reflection_session, trajectory, relationship = rows[0][0], rows[0][1], rows[0][2]
-    if trajectory.professional_id != actor.id and not _coach_may_read(session, actor, trajectory):
-        raise NotFound()
+    _ensure_readable(session, actor, trajectory)
     return SessionPage(
         reflection_session,
         trajectory,
@@ -174,15 +180,7 @@ def readable_session_page(session: Session, actor: Actor, session_id: int) -> Se
     )
 
 
-def _readable(
-    session: Session, actor: Actor, session_id: int, statement: Any
-) -> tuple[ReflectionSession, Trajectory]:
-    row = session.exec(
-        statement, params={"session_id": session_id, "organisation_id": actor.organisation_id}
-    ).first()
-    if row is None:
-        raise NotFound()
-    reflection_session, trajectory = row
+def _ensure_readable(session: Session, actor: Actor, trajectory: Trajectory) -> None:
+    """404 unless the actor owns the trajectory or may read it as its coach."""
     if trajectory.professional_id != actor.id and not _coach_may_read(session, actor, trajectory):
         raise NotFound()
-    return reflection_session, trajectory
