@@ -36,6 +36,7 @@ from app.programmes.loader import load_builtin_programmes
 from app.questionnaires.routes import router as questionnaires_router
 from app.reflection.diary_routes import router as diary_router
 from app.reflection.routes import router as reflection_router
+from app.reflection.routes import wizard_router
 from app.reminders.routes import router as reminders_router
 from app.reminders.scheduler import start_in_process_scheduler
 from app.templating import flash, render
@@ -174,9 +175,10 @@ def create_app() -> FastAPI:
     app.mount("/vendor", StaticFiles(packages=[("js_lib_htmx", "static")]), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Routing tries the routers in this order, one route at a time: the busiest pages
-    # (the wizard and its autosaves, the diary, the coach's pages) first. No route of one
+    # (the wizard's steps and autosaves, the diary, the coach's pages) first. No route of one
     # router matches a path of another (tests/test_routing.py), so the order changes
     # nothing else.
+    app.include_router(wizard_router)
     app.include_router(reflection_router)
     app.include_router(diary_router)
     app.include_router(coaching_router)

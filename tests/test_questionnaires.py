@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 import pytest
 from babel.numbers import format_decimal
@@ -380,6 +381,33 @@ def test_a_text_at_the_limit_counts_line_breaks_once(client: Client, cast: Cast)
     assert try_out(client.login_as(cast.coach), definition, entry).status_code == 200
 
 
+def test_a_question_shows_its_own_answer_error_and_page_language_every_time() -> None:
+    # Question.html builds what does not depend on the answer once, and reuses it.
+    points = (service.ScalePoint(1, "1", "never"), service.ScalePoint(2, "2", "always"))
+    question = service.Question(key="q1", kind="scale", text="?", required=True, points=points)
+
+    def checked(markup: str) -> list[str]:
+        return re.findall(r'value="(\d)" checked', markup)
+
+    with using_locale("nl"):
+        first = str(replace(question, value="1").html("nl", all_required=False))
+        second = str(replace(question, value="2").html("nl", all_required=False))
+        unanswered = str(question.html("nl", all_required=False))
+        wrong = str(replace(question, error="Kies er een").html("nl", all_required=False))
+    with using_locale("en"):
+        english = str(replace(question, value="2").html("nl", all_required=False))
+
+    assert (checked(first), checked(second), checked(unanswered)) == (["1"], ["2"], [])
+    assert "(verplicht)" in first and "Kies er een" not in first
+    assert "Kies er een" in wrong and 'aria-describedby="item-q1-error"' in wrong
+    assert "(required)" in english and "(verplicht)" not in english
+    assert checked(english) == ["2"]
+    saving = str(question.html("nl", all_required=True, save_url="/sessions/7/steps/a/answers"))
+    other = str(question.html("nl", all_required=True, save_url="/sessions/8/steps/a/answers"))
+    assert 'hx-post="/sessions/7/steps/a/answers"' in saving
+    assert 'hx-post="/sessions/8/steps/a/answers"' in other and "/sessions/7/" not in other
+
+
 def test_scale_radios_escape_their_labels_and_show_the_posted_answer() -> None:
     points = (
         service.ScalePoint(1, "1", '<b>never</b> & "so"'),
@@ -390,7 +418,7 @@ def test_scale_radios_escape_their_labels_and_show_the_posted_answer() -> None:
         key="q1", kind="scale", text="?", required=True, points=points, value="2"
     )
 
-    markup = str(question.scale_html("nl"))
+    markup = str(question.html("nl", all_required=True))
 
     assert "<b>" not in markup
     assert "&lt;b&gt;never&lt;/b&gt; &amp; &#34;so&#34;" in markup

@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import PurePosixPath
-from typing import Final
+from typing import Final, NamedTuple
 
 from babel.numbers import format_decimal
 from markupsafe import Markup, escape
@@ -271,22 +271,18 @@ def _already_uploaded(definition: InstrumentDefinition) -> str:
 # --- instruments as forms ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScalePoint:
-    """One answer of a response scale: its value, how it is shown, its label if it has one."""
+class ScalePoint(NamedTuple):
+    """One answer of a response scale: its value, how it is shown, its label if it has one.
+
+    A tuple, so that comparing and hashing (a question's HTML is cached by its points, see
+    `_frame`) run in C."""
 
     value: int
     shown: str
     label: str | None
 
-    @cached_property
-    def escaped(self) -> tuple[str, str]:
-        """Its shown value and label, escaped: a form's questions share their points."""
-        return str(escape(self.shown)), str(escape(self.label)) if self.label else ""
 
-
-@dataclass(frozen=True)
-class TagChoice:
+class TagChoice(NamedTuple):
     """One option of a tags question."""
 
     key: str
@@ -324,104 +320,183 @@ class Question:
         """The whole question as HTML: a fieldset of radios or checkboxes, or a text field.
 
         Built here rather than in a Jinja macro: the questions are most of a questionnaire
-        page's render time, and a macro call costs more than the string it makes. Every
-        value is escaped; the messages come from our own catalogue, trusted like Jinja's
-        gettext trusts them. With `save_url`, the question posts itself on change (see
-        macros/instrument.html).
+        page's render time, and a macro call costs more than the string it makes. The
+        parts that do not depend on the answer are built once per question text and
+        language (`_frame`); what is answered only picks the checked variant of each
+        option, or fills the text field. With `save_url`, the question posts itself on
+        change (see macros/instrument.html).
         """
-        anchor, lang = escape(self.anchor), escape(locale)
-        error = self.error
-        save = ""
-        if save_url:
-            save = (
-                f' hx-post="{escape(save_url)}" hx-trigger="change" hx-include="#{anchor}"'
-                f' hx-params="{escape(self.name)}" hx-target="#{anchor}-saved"'
-                ' hx-swap="innerHTML" hx-sync="closest .instrument:queue all"'
-            )
-        required = ""
-        if self.required and not all_required:
-            required = f' <span class="required-note">({i18n.markup(N_("required"))})</span>'
-        error_html = ""
-        if error:
-            error_html = (
-                f'\n  <p class="field-error" id="{anchor}-error"><span class="visually-hidden">'
-                f"{i18n.markup(N_('Error:'))}</span> {escape(error)}</p>"
-            )
-        status = ""
-        if save_url:
-            status = (
-                f'\n  <p class="instrument-save-status" id="{anchor}-saved" aria-live="polite"></p>'
-            )
-        invalid = " field--error" if error else ""
-        text = f'<span lang="{lang}">{escape(self.text)}</span>'
-        if self.kind == "text":
-            hint = i18n.markup(N_("At most %(limit)s characters."), limit=self.max_length)
-            described = f"{anchor}-hint {anchor}-error" if error else f"{anchor}-hint"
-            attributes = (" required" if self.required else "") + (
-                ' aria-invalid="true"' if error else ""
-            )
-            return Markup(  # noqa: S704 - every value above is escaped # nosec B704
-                f'<div class="instrument-question{invalid}" id="{anchor}" tabindex="-1"{save}>\n'
-                f'  <label for="{anchor}-input">{text}{required}</label>\n'
-                f'  <p class="hint" id="{anchor}-hint">{hint}</p>{error_html}\n'
-                f'  <textarea id="{anchor}-input" name="{escape(self.name)}" rows="4"'
-                f' maxlength="{self.max_length}" lang="{lang}"{attributes}'
-                f' aria-describedby="{described}">{escape(self.value)}</textarea>{status}\n'
-                "</div>"
-            )
-        described_by = f' aria-describedby="{anchor}-error"' if error else ""
-        number = f'<span class="question-number">{self.number}.</span> ' if self.number else ""
-        if self.kind == "scale":
-            choices = f'<div class="scale-points">\n{self.scale_html(locale)}\n  </div>'
-        else:
-            choices = f'<div class="tag-choices">\n{self._tags_html(lang)}\n  </div>'
-        return Markup(  # noqa: S704 - every value above is escaped # nosec B704
-            f'<fieldset class="instrument-question{invalid}" id="{anchor}" tabindex="-1"'
-            f"{described_by}{save}>\n"
-            f"  <legend>{number}{text}{required}</legend>{error_html}\n"
-            f"  {choices}{status}\n"
-            "</fieldset>"
+        frame = _frame(
+            self.key,
+            self.kind,
+            self.text,
+            self.required,
+            self.number,
+            self.points,
+            self.choices,
+            self.max_length,
+            self.error,
+            locale,
+            i18n.get_locale(),
+            all_required,
+            save_url is not None,
         )
-
-    def _tags_html(self, lang: str) -> str:
-        name, parts = escape(self.name), []
-        for choice in self.choices:
-            id_ = escape(f"{self.anchor}-{choice.key}")
-            checked = " checked" if choice.key in self.values else ""
-            parts.append(
-                f'    <label class="tag-choice" for="{id_}">\n'
-                f'      <input type="checkbox" id="{id_}" name="{name}"'
-                f' value="{escape(choice.key)}"{checked}>\n'
-                f'      <span lang="{lang}">{escape(choice.label)}</span>\n'
-                "    </label>"
+        save = f' hx-post="{escape(save_url)}"{frame.save}' if save_url is not None else ""
+        if self.kind == "text":
+            middle = str(escape(self.value))
+        elif self.kind == "scale":
+            middle = "\n".join(
+                checked if value == self.value else unchecked
+                for value, unchecked, checked in frame.options
             )
-        return "\n".join(parts)
-
-    def scale_html(self, locale: str) -> Markup:
-        """The radio buttons of a scale question, one label around each.
-
-        Built here rather than in the template: the scale points are most of a
-        questionnaire page's render time (16 items of 5 points, eight escaped values each in
-        Jinja); here the values are escaped once and each point is one string.
-        """
-        anchor, name, lang = escape(self.anchor), escape(self.name), escape(locale)
-        required = " required" if self.required else ""
-        parts = []
-        for point in self.points:
-            value = point.value
-            checked = " checked" if self.value == str(value) else ""
-            shown, label = point.escaped
-            if label:
-                label = f'<span class="scale-anchor" lang="{lang}">{label}</span>'
-            parts.append(
-                f'<label class="scale-point" for="{anchor}-{value}">\n'
-                f'  <input type="radio" id="{anchor}-{value}" name="{name}" value="{value}"'
-                f"{checked}{required}>\n"
-                f'  <span class="scale-value">{shown}</span>\n'
-                f"  {label}\n"
-                "</label>"
+        else:
+            middle = "\n".join(
+                checked if value in self.values else unchecked
+                for value, unchecked, checked in frame.options
             )
-        return Markup("\n".join(parts))  # noqa: S704 - every value above is escaped # nosec B704
+        # Every part is escaped where it is built (in `_frame`, or just above).
+        return Markup(f"{frame.opening}{save}{frame.head}{middle}{frame.tail}")  # noqa: S704 # nosec B704
+
+
+class _Frame(NamedTuple):
+    """A question's HTML apart from its answer: see `Question.html`."""
+
+    opening: str  # up to where the save attributes go, inside the opening tag
+    save: str  # the save attributes after hx-post (empty without a save URL)
+    head: str  # from the end of the opening tag to the options or the text
+    #: (value, HTML unchecked, HTML checked) for each radio or checkbox
+    options: tuple[tuple[str, str, str], ...]
+    tail: str
+
+
+@lru_cache(maxsize=4096)
+def _frame(
+    key: str,
+    kind: str,
+    text: str,
+    required: bool,
+    number: int | None,
+    points: tuple[ScalePoint, ...],
+    choices: tuple[TagChoice, ...],
+    max_length: int | None,
+    error: str | None,
+    locale: str,
+    ui_locale: str,
+    all_required: bool,
+    saves: bool,
+) -> _Frame:
+    """Build a question's HTML around its answer once per text, language and error.
+
+    Every value is escaped; the messages come from our own catalogue (in `ui_locale`, the
+    page's language, which may differ from the questions' `locale`), trusted like Jinja's
+    gettext trusts them.
+    """
+    anchor = str(escape(ANSWER_PREFIX + key))
+    name, lang = anchor, str(escape(locale))
+    save = ""
+    if saves:
+        save = (
+            f' hx-trigger="change" hx-include="#{anchor}"'
+            f' hx-params="{name}" hx-target="#{anchor}-saved"'
+            ' hx-swap="innerHTML" hx-sync="closest .instrument:queue all"'
+        )
+    note = ""
+    if required and not all_required:
+        note = f' <span class="required-note">({i18n.markup(N_("required"))})</span>'
+    error_html = ""
+    if error:
+        error_html = (
+            f'\n  <p class="field-error" id="{anchor}-error"><span class="visually-hidden">'
+            f"{i18n.markup(N_('Error:'))}</span> {escape(error)}</p>"
+        )
+    status = ""
+    if saves:
+        status = (
+            f'\n  <p class="instrument-save-status" id="{anchor}-saved" aria-live="polite"></p>'
+        )
+    invalid = " field--error" if error else ""
+    shown_text = f'<span lang="{lang}">{escape(text)}</span>'
+    if kind == "text":
+        hint = i18n.markup(N_("At most %(limit)s characters."), limit=max_length)
+        described = f"{anchor}-hint {anchor}-error" if error else f"{anchor}-hint"
+        attributes = (" required" if required else "") + (' aria-invalid="true"' if error else "")
+        return _Frame(
+            opening=f'<div class="instrument-question{invalid}" id="{anchor}" tabindex="-1"',
+            save=save,
+            head=(
+                ">\n"
+                f'  <label for="{anchor}-input">{shown_text}{note}</label>\n'
+                f'  <p class="hint" id="{anchor}-hint">{hint}</p>{error_html}\n'
+                f'  <textarea id="{anchor}-input" name="{name}" rows="4"'
+                f' maxlength="{max_length}" lang="{lang}"{attributes}'
+                f' aria-describedby="{described}">'
+            ),
+            options=(),
+            tail=f"</textarea>{status}\n</div>",
+        )
+    described_by = f' aria-describedby="{anchor}-error"' if error else ""
+    shown_number = f'<span class="question-number">{number}.</span> ' if number else ""
+    if kind == "scale":
+        wrapper, options = "scale-points", _scale_options(anchor, lang, required, points)
+    else:
+        wrapper, options = "tag-choices", _tag_options(ANSWER_PREFIX + key, lang, choices)
+    return _Frame(
+        opening=(
+            f'<fieldset class="instrument-question{invalid}" id="{anchor}" tabindex="-1"'
+            f"{described_by}"
+        ),
+        save=save,
+        head=(
+            ">\n"
+            f"  <legend>{shown_number}{shown_text}{note}</legend>{error_html}\n"
+            f'  <div class="{wrapper}">\n'
+        ),
+        options=options,
+        tail=f"\n  </div>{status}\n</fieldset>",
+    )
+
+
+def _scale_options(
+    anchor: str, lang: str, required: bool, points: tuple[ScalePoint, ...]
+) -> tuple[tuple[str, str, str], ...]:
+    """The radio buttons of a scale question, one label around each."""
+    options = []
+    for point in points:
+        value = point.value
+        label = (
+            f'<span class="scale-anchor" lang="{lang}">{escape(point.label)}</span>'
+            if point.label
+            else ""
+        )
+        before = (
+            f'<label class="scale-point" for="{anchor}-{value}">\n'
+            f'  <input type="radio" id="{anchor}-{value}" name="{anchor}" value="{value}"'
+        )
+        after = (
+            f"{' required' if required else ''}>\n"
+            f'  <span class="scale-value">{escape(point.shown)}</span>\n'
+            f"  {label}\n"
+            "</label>"
+        )
+        options.append((str(value), before + after, f"{before} checked{after}"))
+    return tuple(options)
+
+
+def _tag_options(
+    anchor: str, lang: str, choices: tuple[TagChoice, ...]
+) -> tuple[tuple[str, str, str], ...]:
+    """The checkboxes of a tags question (`anchor` not yet escaped)."""
+    options, name = [], escape(anchor)
+    for choice in choices:
+        id_ = escape(f"{anchor}-{choice.key}")
+        before = (
+            f'    <label class="tag-choice" for="{id_}">\n'
+            f'      <input type="checkbox" id="{id_}" name="{name}"'
+            f' value="{escape(choice.key)}"'
+        )
+        after = f'>\n      <span lang="{lang}">{escape(choice.label)}</span>\n    </label>'
+        options.append((choice.key, before + after, f"{before} checked{after}"))
+    return tuple(options)
 
 
 @dataclass(frozen=True)
@@ -475,7 +550,9 @@ def _shown(value: int, scale: ResponseScale) -> str:
     return str(value).replace("-", "\u2212")
 
 
+@lru_cache(maxsize=256)
 def _points(scale: ResponseScale, locale: Locale) -> tuple[ScalePoint, ...]:
+    """The points of a scale in one language (cached: every form of a scale shares them)."""
     return tuple(
         ScalePoint(value, _shown(value, scale), scale.anchor_label(value, locale))
         for value in range(scale.min, scale.max + 1)

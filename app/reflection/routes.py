@@ -47,6 +47,9 @@ from app.reflection.service import StepState
 from app.templating import flash, render
 
 router = APIRouter(route_class=CommitInThreadRoute)
+#: The session wizard's steps and autosaves, the app's busiest requests: a router of their
+#: own that app/main.py tries first (routing tries the routes one by one, twice).
+wizard_router = APIRouter(route_class=CommitInThreadRoute)
 
 
 def _relationship_form(
@@ -429,7 +432,7 @@ def _step_page(
     return response
 
 
-@router.get("/sessions/{session_id}/steps/{step_key}")
+@wizard_router.get("/sessions/{session_id}/steps/{step_key}")
 @db_only
 def step_page(
     request: Request, session: SessionDep, actor: CurrentActor, session_id: Id, step_key: str
@@ -443,7 +446,7 @@ def step_page(
     return _step_page(request, session, actor, reflection_session, trajectory, step_key, page)
 
 
-@router.post("/sessions/{session_id}/steps/{step_key}")
+@wizard_router.post("/sessions/{session_id}/steps/{step_key}")
 @db_only
 def submit_step(
     request: Request,
@@ -605,7 +608,7 @@ def _autosave_limited(session: SessionDep, actor: Actor) -> ratelimit.RateLimite
     return None
 
 
-@router.post("/sessions/{session_id}/steps/{step_key}/answers")
+@wizard_router.post("/sessions/{session_id}/steps/{step_key}/answers")
 @db_only
 def save_item(
     request: Request,
@@ -689,7 +692,7 @@ def _finish(
     return redirect(request, f"/sessions/{reflection_session.id}/summary")
 
 
-@router.post("/sessions/{session_id}/steps/{step_key}/draft")
+@wizard_router.post("/sessions/{session_id}/steps/{step_key}/draft")
 @db_only
 def autosave(
     request: Request,
