@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Request
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, func, update
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -75,9 +76,18 @@ def enrolment_allowed(endpoint: F) -> F:
 
 @dataclass(frozen=True)
 class Actor:
-    """The logged-in person making this request."""
+    """The logged-in person making this request.
 
-    user: User
+    What every request needs of the person comes with the login check; the whole User row
+    (`user`) is read only when a route asks for it.
+    """
+
+    id: int
+    organisation_id: int
+    display_name: str
+    email: str
+    locale: str
+    two_factor_enabled: bool
     roles: frozenset[str]
     session_id: int
     session_token_hash: str
@@ -87,15 +97,29 @@ class Actor:
     organisation_requires_two_factor: bool = False
     # In-app messages waiting when the request began (None: not counted).
     unread_notifications: int | None = None
+    load_user: Callable[[], User | None] = field(default=lambda: None, repr=False, compare=False)
 
-    @property
-    def id(self) -> int:
-        assert self.user.id is not None
-        return self.user.id
+    @classmethod
+    def for_user(cls, user: User, **fields: Any) -> Actor:
+        """An actor for a User already loaded (commands and tests)."""
+        assert user.id is not None
+        return cls(
+            id=user.id,
+            organisation_id=user.organisation_id,
+            display_name=user.display_name,
+            email=user.email,
+            locale=user.locale,
+            two_factor_enabled=user.two_factor_enabled,
+            load_user=lambda: user,
+            **fields,
+        )
 
-    @property
-    def organisation_id(self) -> int:
-        return self.user.organisation_id
+    @cached_property
+    def user(self) -> User:
+        """The person's User row, read from the request's database session on first use."""
+        user = self.load_user()
+        assert user is not None, "the login check found this user"
+        return user
 
     def has(self, *roles: Role | str) -> bool:
         return any(str(role) in self.roles for role in roles)
@@ -108,7 +132,7 @@ class Actor:
     @property
     def must_enrol(self) -> bool:
         """Required to use a second factor but not yet enrolled: only enrolment is open."""
-        return self.two_factor_required and not self.user.two_factor_enabled
+        return self.two_factor_required and not self.two_factor_enabled
 
     @property
     def main_role(self) -> str:
@@ -119,10 +143,11 @@ class Actor:
         return ""
 
 
-# Every request runs this: the session, the user, their roles and their unread messages (for
-# the page header) in one query (one row per role; a user without roles still gets one row
-# through the outer join). Built once: making the statement and its cache key anew cost
-# about as much as running it.
+# Every request runs this: the session, what the request needs of the user, their roles and
+# their unread messages (for the page header) in one query (one row per role; a user
+# without roles still gets one row through the outer join). Plain columns on the session's
+# connection, not ORM objects: building those cost more than the query. Built once: making
+# the statement and its cache key anew cost about as much as running it.
 _UNREAD = (
     select(func.count())
     .select_from(Notification)
@@ -130,8 +155,22 @@ _UNREAD = (
     .scalar_subquery()
 )
 _ACTOR_QUERY = (
-    select(  # type: ignore[call-overload]
-        UserSession, User, Organisation.two_factor_required, UserRole.role, _UNREAD
+    select(  # type: ignore[call-overload, misc]
+        UserSession.id,
+        UserSession.revoked_at,
+        UserSession.expires_at,
+        UserSession.last_seen_at,
+        UserSession.two_factor_at,
+        User.id,
+        User.organisation_id,
+        User.display_name,
+        User.email,
+        User.locale,
+        User.is_active,
+        User.totp_confirmed_at,
+        Organisation.two_factor_required,
+        UserRole.role,
+        _UNREAD,
     )
     .join(User, col(User.id) == col(UserSession.user_id))
     .join(Organisation, col(Organisation.id) == col(User.organisation_id))
@@ -145,32 +184,48 @@ def load_actor(session: SessionDep, token: str | None) -> Actor | None:
     if not token or len(token) > 200:
         return None
     digest = token_digest(token)
-    rows = session.exec(_ACTOR_QUERY, params={"digest": digest}).all()
+    rows = session.connection().execute(_ACTOR_QUERY, {"digest": digest}).all()
     if not rows:
         return None
-    user_session, user, org_requires, _role, unread = rows[0]
+    (
+        session_id,
+        revoked_at,
+        expires_at,
+        last_seen_at,
+        two_factor_at,
+        user_id,
+        organisation_id,
+        display_name,
+        email,
+        locale,
+        is_active,
+        totp_confirmed_at,
+        org_requires,
+        _role,
+        unread,
+    ) = rows[0]
     now = utcnow()
     idle = timedelta(minutes=get_settings().session_idle_minutes)
-    if (
-        user_session.revoked_at is not None
-        or user_session.expires_at <= now
-        or user_session.last_seen_at + idle <= now
-        or not user.is_active
-    ):
+    if revoked_at is not None or expires_at <= now or last_seen_at + idle <= now or not is_active:
         return None
-    if now - user_session.last_seen_at > TOUCH_INTERVAL:
-        user_session.last_seen_at = now
-        session.add(user_session)
-    roles = frozenset(row[3] for row in rows if row[3] is not None)
-    assert user_session.id is not None
+    if now - last_seen_at > TOUCH_INTERVAL:
+        session.execute(
+            update(UserSession).where(col(UserSession.id) == session_id).values(last_seen_at=now)
+        )
     return Actor(
-        user=user,
-        roles=roles,
-        session_id=user_session.id,
+        id=user_id,
+        organisation_id=organisation_id,
+        display_name=display_name,
+        email=email,
+        locale=locale,
+        two_factor_enabled=totp_confirmed_at is not None,
+        roles=frozenset(row[13] for row in rows if row[13] is not None),
+        session_id=session_id,
         session_token_hash=digest,
-        two_factor=user_session.two_factor_at is not None,
+        two_factor=two_factor_at is not None,
         organisation_requires_two_factor=bool(org_requires),
         unread_notifications=int(unread),
+        load_user=lambda: session.get(User, user_id),
     )
 
 
@@ -190,7 +245,7 @@ async def authenticate(request: Request, session: SessionDep) -> Actor | None:
     # a whole page is drawn.
     state["db"] = session
     if actor is not None:
-        i18n.set_locale(actor.user.locale)
+        i18n.set_locale(actor.locale)
         state["csrf_token"] = csrf_token_for("s:" + actor.session_token_hash)
         if (
             actor.must_enrol

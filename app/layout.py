@@ -105,7 +105,7 @@ def header_tools(actor: Any, path: str, query: str, csrf_token: str, locale: str
     ]
     if actor:
         parts += [
-            f'<a class="account-link" href="/account">{escape(actor.user.display_name)}</a>',
+            f'<a class="account-link" href="/account">{escape(actor.display_name)}</a>',
             '<form method="post" action="/logout">',
             csrf,
             f'<button type="submit" class="link-button">{i18n.markup(N_("Log out"))}</button>',

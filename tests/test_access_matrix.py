@@ -301,8 +301,8 @@ def _path_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
 
 def _trajectory_values(db: Session, cast: Cast, path: str) -> dict[str, str]:
     """A trajectory of cast.professional with the intake and the interview open."""
-    professional = Actor(
-        user=cast.professional,
+    professional = Actor.for_user(
+        cast.professional,
         roles=frozenset({"professional"}),
         session_id=0,
         session_token_hash="",

@@ -22,7 +22,7 @@ from tests.test_reflection import start
 
 
 def actor_for(user, *roles: str) -> Actor:  # type: ignore[no-untyped-def]
-    return Actor(user=user, roles=frozenset(roles), session_id=0, session_token_hash="")
+    return Actor.for_user(user, roles=frozenset(roles), session_id=0, session_token_hash="")
 
 
 def write(cast: Cast, count: int, *, action: str = "user.view", age_days: int = 0) -> None:

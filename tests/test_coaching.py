@@ -377,7 +377,9 @@ def test_the_distress_flag_compares_empathic_distress_with_compassion(
         )
     )
     db.commit()
-    actor = Actor(user=cast.coach, roles=frozenset({"coach"}), session_id=0, session_token_hash="")
+    actor = Actor.for_user(
+        cast.coach, roles=frozenset({"coach"}), session_id=0, session_token_hash=""
+    )
     (row,) = caseload(db, actor=actor)
     assert "distress" in row.flags
     client.login_as(cast.coach)

@@ -302,9 +302,11 @@ def test_get_instrument_finds_built_ins_and_own_uploads_only(
     client: Client, cast: Cast, db: Session
 ) -> None:
     upload(client.login_as(cast.admin), VALID.encode())
-    own = Actor(user=cast.coach, roles=frozenset({"coach"}), session_id=0, session_token_hash="")
-    other = Actor(
-        user=cast.outsider_coach, roles=frozenset({"coach"}), session_id=0, session_token_hash=""
+    own = Actor.for_user(
+        cast.coach, roles=frozenset({"coach"}), session_id=0, session_token_hash=""
+    )
+    other = Actor.for_user(
+        cast.outsider_coach, roles=frozenset({"coach"}), session_id=0, session_token_hash=""
     )
     assert service.get_instrument(db, actor=own, key="bond", version=1).title.nl == (
         "Band met het kind"

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app import i18n
 from app.layout import autosave_messages, header_tools, main_menu
 
 
 @dataclass
-class _User:
-    display_name: str = "Pim <Prof> & co"
-
-
-@dataclass
 class _Actor:
     roles: frozenset[str]
-    user: _User = field(default_factory=_User)
+    display_name: str = "Pim <Prof> & co"
 
     def has(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)

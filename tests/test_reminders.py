@@ -62,7 +62,9 @@ def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
 
 def start(db: Session, user: User) -> tuple[Trajectory, dict[str, ReflectionSession]]:
     """A trajectory about "Kiki" with every session quiet (locked, no dates)."""
-    actor = Actor(user=user, roles=frozenset({"professional"}), session_id=0, session_token_hash="")
+    actor = Actor.for_user(
+        user, roles=frozenset({"professional"}), session_id=0, session_token_hash=""
+    )
     relationship = save_relationship(
         db, actor=actor, values={"pseudonym": "Kiki", "sector": "education", "age_band": "8-11"}
     )

@@ -43,7 +43,7 @@ def _invite_form(
 
 @router.get("/users/new")
 def invite_page(request: Request, actor: AdminActor) -> Response:
-    values: dict[str, object] = {"locale": actor.user.locale, "roles": [str(Role.professional)]}
+    values: dict[str, object] = {"locale": actor.locale, "roles": [str(Role.professional)]}
     return _invite_form(request, values, {}, 200)
 
 

@@ -141,7 +141,7 @@ def invite_user(
     auth_service.send_invitation(
         session,
         user=user,
-        inviter_name=actor.user.display_name,
+        inviter_name=actor.display_name,
         organisation_name=organisation.name,
     )
     return user
@@ -159,7 +159,7 @@ def resend_invitation(session: Session, *, actor: Actor, user_id: int) -> User:
     auth_service.send_invitation(
         session,
         user=user,
-        inviter_name=actor.user.display_name,
+        inviter_name=actor.display_name,
         organisation_name=organisation.name,
     )
     return user
