@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,12 +54,26 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     get_settings()
     load_builtin()
     load_builtin_programmes()
+    _freeze_start_up_objects()
     scheduler = start_in_process_scheduler()
     try:
         yield
     finally:
         if scheduler is not None:
             scheduler.stop()
+
+
+@functools.cache  # once per process: the tests start the app many times
+def _freeze_start_up_objects() -> None:
+    """Leave the objects made at start-up out of every later garbage collection.
+
+    Modules, classes, definitions and caches live as long as the process, but each full
+    collection walked all of them again: about 230,000 objects, some 170 ms on the
+    benchmark machine, every 150 or so coach trajectory pages (1.1 ms a page on average,
+    and a pause for whoever asked at that moment). Python's gc.freeze() is made for this.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
