@@ -166,6 +166,20 @@ def test_the_wizard_shows_progress_and_resumes_where_you_were(
     page = client.get(resumed.headers["location"]).text
     assert "Stap 2 van 5" in page
     assert "Kiki" in page  # the pseudonym in the item texts
+    # The step list: every step a link, the done one said so, the current one marked.
+    steps = re.findall(r'<li class="([^"]*)">\s*<a href="([^"]+)"([^>]*)>(.*?)</a>', page, re.S)
+    assert [href.rsplit("/", 1)[1] for _, href, _, _ in steps] == [
+        "consent",
+        "relationship",
+        "efficacy",
+        "strain",
+        "empathy",
+    ]
+    classes = [c.split() for c, _, _, _ in steps]
+    assert classes == [["is-done"], ["is-current"], [], [], []]
+    assert [attrs for _, _, attrs, _ in steps] == ["", ' aria-current="step"', "", "", ""]
+    assert "Stap 1:" in steps[0][3] and "(klaar)" in steps[0][3]
+    assert "Stap 2:" in steps[1][3] and "klaar" not in steps[1][3]
 
 
 def test_consent_is_required(client: Client, cast: Cast, db: Session) -> None:

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import Markup, escape
 
 from app import audit, i18n, ratelimit
 from app.coaching.coding import released_profiles
@@ -21,6 +22,7 @@ from app.deps import Actor, CurrentActor, Id, ProfessionalActor
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import FormDep, parse_id, parse_version
 from app.htmx import is_htmx, redirect
+from app.i18n import N_, Locale
 from app.i18n import gettext as _
 from app.instruments.schema import Sector as InstrumentSector
 from app.models import (
@@ -354,6 +356,31 @@ def resume_session(
     return redirect(request, f"/sessions/{session_id}/steps/{step}")
 
 
+def _step_dots(steps: list[StepState], current: str, session_id: int, locale: Locale) -> Markup:
+    """The progress list: a link to every step, the current one marked, the done ones said.
+
+    Built here rather than in the template: a `_()` with a value costs Jinja some twenty
+    function calls, and this is the page's only loop apart from the questions. Every value
+    is escaped; the messages come from our own catalogue, trusted as Jinja's gettext is.
+    """
+    done = f'<span class="visually-hidden"> ({i18n.markup(N_("done"))})</span>'
+    items = []
+    for s in steps:
+        key = s.template.key
+        here = key == current
+        classes = ("is-done" if s.done else "") + (" is-current" if here else "")
+        aria = ' aria-current="step"' if here else ""
+        items.append(
+            f'<li class="{classes}">\n'
+            f'  <a href="/sessions/{session_id}/steps/{escape(key)}"{aria}>\n'
+            f'    <span class="visually-hidden">{i18n.markup(N_("Step %(n)s:"), n=s.number)}</span>'
+            f" {escape(s.template.title.get(locale))}{done if s.done else ''}\n"
+            "  </a>\n"
+            "</li>"
+        )
+    return Markup("\n".join(items))  # noqa: S704 - every value above is escaped # nosec B704
+
+
 def _step_page(
     request: Request,
     session: SessionDep,
@@ -409,6 +436,7 @@ def _step_page(
         "session_template": template,
         "relationship": relationship,
         "steps": steps,
+        "step_dots": _step_dots(steps, step.key, reflection_session.id or 0, locale),
         "state": state,
         "step": step,
         "prompt": render_prompt(step, locale, sector, name),
