@@ -393,11 +393,14 @@ ACTIVITY_RESOLUTION = timedelta(seconds=60)
 
 
 def _touch(reflection_session: ReflectionSession, trajectory: Trajectory, step_key: str) -> None:
+    # Only what changes is assigned: assigning an attribute its own value still makes the
+    # session flush the object, which was most of an autosave's database work while typing.
     now = utcnow()
     if reflection_session.status == SessionStatus.open:
         reflection_session.status = SessionStatus.in_progress
         reflection_session.started_at = now
-    reflection_session.current_step = step_key
+    if reflection_session.current_step != step_key:
+        reflection_session.current_step = step_key
     last = reflection_session.last_activity_at
     if last is None or now - last >= ACTIVITY_RESOLUTION:
         reflection_session.last_activity_at = now
