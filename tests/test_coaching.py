@@ -20,6 +20,7 @@ from app.models import (
     DiaryEntry,
     Feedback,
     InstrumentResponse,
+    NarrativeAnswer,
     Notification,
     OutboxMessage,
     ReflectionSession,
@@ -695,3 +696,45 @@ def test_the_trajectory_pages_names_are_the_label_macros_words(locale: str) -> N
                 assert ours == theirs, (macro, key)
     finally:
         i18n.set_locale("nl")
+
+
+def test_the_trajectory_page_marks_drafts_and_coach_typed_answers_and_sums_up_the_diary(
+    client: Client, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    finish_interview(professional, sessions["interview"].id)
+    answers = {
+        a.step_key: a
+        for a in db.exec(
+            select(NarrativeAnswer).where(NarrativeAnswer.session_id == sessions["interview"].id)
+        ).all()
+    }
+    answers["upset"].coach_entered = True
+    answers["angry"].submitted_at = None
+    answers["angry"].text = 'Boos <script>x</script> & "klaar"'
+    for entry in (
+        {"valence": 2, "anger": 3, "hidden": 2},
+        {"valence": -1, "joy": 2, "faked": 1},
+        {"valence": 0, "anger": 1, "guilt": 4},
+        {"valence": 3, "anger": True, "pride": "3"},  # not numbers: not counted
+    ):
+        db.add(_diary_entry(cast, trajectory, 2, entry))
+    db.add_all([answers["upset"], answers["angry"]])
+    db.commit()
+
+    client.login_as(cast.coach)
+    page = client.get(f"/coach/trajectories/{trajectory.id}").text
+
+    blocks = re.findall(r'<div class="answer">\s*<h4>(.*?)</h4>\s*(.*?)</div>', page, re.S)
+    assert len(blocks) == 12  # the three words and the eleven prompts after them
+    assert sum("getypt door de coach" in title for title, _ in blocks) == 1
+    assert sum(">concept<" in title for title, _ in blocks) == 1
+    assert "Boos &lt;script&gt;x&lt;/script&gt; &amp; &#34;klaar&#34;" in page
+    assert "<script>x</script>" not in page
+    diary = page.split('id="diary"', 1)[1].split("</table>", 1)[0]
+    row = re.findall(r"<tr><td>[^<]*</td>(.*?)</tr>", diary, re.S)[0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    # moments, mean feeling, then anger, helplessness, unease, joy, guilt, pride, hidden
+    assert cells == ["4", "+1,0", "25%", "0%", "0%", "25%", "25%", "0%", "25%"]

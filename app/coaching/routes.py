@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -217,6 +217,12 @@ def _trajectory_context(
     for series, svg in charts:
         rows = _table_rows(series, names, provisional)
         chart_groups.setdefault(series.instrument_title[locale], []).append((series, svg, rows))
+    session_title = {key: t.title.get(locale) for key, t in templates.items()}
+    step_titles = {
+        (t.key, step.key): step.title.get(locale)
+        for t in view.programme.sessions
+        for step in t.steps
+    }
     return {
         "view": view,
         "charts": charts,
@@ -226,7 +232,7 @@ def _trajectory_context(
         "locale": locale,
         "templates": templates,
         # Looked up per narrative column and answer: no method call per row.
-        "session_title": {key: t.title.get(locale) for key, t in templates.items()},
+        "session_title": session_title,
         "scheme": scheme,
         "codings_by_session": codings_by_session,
         "agreements": agreements,
@@ -242,11 +248,8 @@ def _trajectory_context(
         # into the professional's own pages (those answer 404 to anyone but the coach).
         "is_coach": is_coach,
         "reason": reason,
-        "step_titles": {
-            (t.key, step.key): step.title.get(locale)
-            for t in view.programme.sessions
-            for step in t.steps
-        },
+        "step_titles": step_titles,
+        "narratives": _narratives(view, templates, step_titles, session_title),
         # The words of labels.phase, .change and .session_status, looked up per table row
         # instead of a macro call per row (hundreds on a long trajectory).
         "phase_names": names["phase"],
@@ -295,6 +298,70 @@ def _timeline(view: service.TrajectoryView, templates: dict[str, Any], locale: s
             "</li>"
         )
     return Markup("\n".join(rows))  # noqa: S704 - every value above is escaped # nosec B704
+
+
+class _Narratives(NamedTuple):
+    side_by_side: Markup  # the prompts answered in more than one session, side by side
+    by_session: dict[int, Markup]  # each session's answers
+
+
+def _narratives(
+    view: service.TrajectoryView,
+    templates: dict[str, Any],
+    step_titles: dict[tuple[str, str], str],
+    session_title: dict[str, str],
+) -> _Narratives:
+    """The narratives section's answers, as the template wrote them (the page's longest text)."""
+    by_step = view.answers_by_step()
+    columns = []
+    for step_key, pairs in by_step.items():
+        if len(pairs) < 2:
+            continue
+        title = step_titles.get((pairs[0][0].template_key, step_key), step_key)
+        cells = "\n".join(
+            '<div class="column">\n'
+            f"  <h5>{escape(session_title[owner.template_key])}</h5>\n"
+            f'  {_words(answer)}<div class="answer-text">{escape(answer.text)}</div>\n'
+            "</div>"
+            for owner, answer in pairs
+        )
+        columns.append(
+            f'<div class="side-by-side">\n  <h4>{escape(title)}</h4>\n'
+            f'  <div class="columns">\n{cells}\n  </div>\n</div>'
+        )
+    by_coach = f' <span class="tag">{i18n.markup(N_("typed by the coach"))}</span>'
+    draft = f' <span class="tag">{i18n.markup(N_("draft"))}</span>'
+    answer_of: dict[tuple[int | None, str], Any] = {
+        (answer.session_id, answer.step_key): answer for answer in view.answers
+    }
+    by_session = {}
+    for s in view.sessions:
+        blocks = []
+        for step in templates[s.template_key].steps:
+            answer = answer_of.get((s.id, step.key))
+            if answer is None or step.type in ("instrument", "consent"):
+                continue
+            tags = (by_coach if answer.coach_entered else "") + (
+                "" if answer.submitted_at else draft
+            )
+            blocks.append(
+                '<div class="answer">\n'
+                f"  <h4>{escape(step_titles[(s.template_key, step.key)])}{tags}</h4>\n"
+                f'  {_words(answer)}<div class="answer-text">{escape(answer.text)}</div>\n'
+                "</div>"
+            )
+        if blocks and s.id is not None:
+            by_session[s.id] = Markup("\n".join(blocks))  # noqa: S704 - escaped above # nosec B704
+    side_by_side = Markup("\n".join(columns))  # noqa: S704 - escaped above # nosec B704
+    return _Narratives(side_by_side, by_session)
+
+
+def _words(answer: Any) -> str:
+    """An answer's three words, if it has any (empty ones left out)."""
+    if not answer.words:
+        return ""
+    spans = "".join(f'<span class="word">{escape(w)}</span>' for w in answer.words if w)
+    return f"<p>{spans}</p>"
 
 
 def _diary_moments(view: service.TrajectoryView) -> Markup:

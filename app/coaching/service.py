@@ -378,10 +378,11 @@ class TrajectoryView:
                 valence = values.get("valence")
                 if isinstance(valence, int):
                     numbers.append(valence)
-                for emotion in EMOTIONS:
-                    if _int(values.get(emotion)) >= PRESENT:
+                # Only the feelings an entry holds (a JSON number); the rest count as absent.
+                for emotion, value in values.items():
+                    if emotion in present and type(value) is int and value >= PRESENT:
                         present[emotion] += 1
-                if max(_int(values.get("hidden")), _int(values.get("faked"))) >= PRESENT:
+                if _int(values.get("hidden")) >= PRESENT or _int(values.get("faked")) >= PRESENT:
                     masked += 1
             share = {emotion: present[emotion] / len(entries) for emotion in EMOTIONS}
             summaries.append(
