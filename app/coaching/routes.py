@@ -279,23 +279,26 @@ class _Names(dict[str, Markup]):
 def _timeline(view: service.TrajectoryView, templates: dict[str, Any], locale: str) -> Markup:
     """The timeline's items (what happened, in order), as the template wrote them."""
     rows = []
+    # A long diary repeats the same few feelings and dates: each text is made once.
+    texts: dict[tuple[str, object], Markup] = {}
+    dates: dict[object, Markup] = {}
     for when, kind, item in view.timeline():
         if kind in ("session", "session_started"):
-            title = templates[item.template_key].title.get(locale)
-            message = N_("Finished: %(title)s") if kind == "session" else N_("Started: %(title)s")
-            text = i18n.markup(message, title=title)
+            key: tuple[str, object] = (kind, item.template_key)
         elif kind == "diary":
             valence = item.values.get("valence")
             # As the template's `is number` and `"%+d"|format` (JSON holds no other numbers).
-            shown = "%+d" % valence if isinstance(valence, int | float) else "?"  # noqa: UP031
-            text = i18n.markup(N_("Diary moment (feeling %(valence)s)"), valence=shown)
+            key = (kind, "%+d" % valence if isinstance(valence, int | float) else "?")  # noqa: UP031
         else:
-            text = i18n.markup(N_("Experiment tried (went %(score)s of 5)"), score=item.how_it_went)
+            key = (kind, item.how_it_went)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = _timeline_text(key, templates, locale)
+        shown = dates.get(when)
+        if shown is None:
+            shown = dates[when] = escape(format_date(when, "medium"))
         rows.append(
-            f'<li class="timeline-{escape(kind)}">\n'
-            f'  <span class="when">{escape(format_date(when, "medium"))}</span>\n'
-            f"  {text}\n"
-            "</li>"
+            f'<li class="timeline-{kind}">\n  <span class="when">{shown}</span>\n  {text}\n</li>'
         )
     return Markup("\n".join(rows))  # noqa: S704 - every value above is escaped # nosec B704
 
@@ -362,6 +365,17 @@ def _words(answer: Any) -> str:
         return ""
     spans = "".join(f'<span class="word">{escape(w)}</span>' for w in answer.words if w)
     return f"<p>{spans}</p>"
+
+
+def _timeline_text(key: tuple[str, object], templates: dict[str, Any], locale: str) -> Markup:
+    kind, value = key
+    if kind in ("session", "session_started"):
+        title = templates[str(value)].title.get(locale)
+        message = N_("Finished: %(title)s") if kind == "session" else N_("Started: %(title)s")
+        return i18n.markup(message, title=title)
+    if kind == "diary":
+        return i18n.markup(N_("Diary moment (feeling %(valence)s)"), valence=value)
+    return i18n.markup(N_("Experiment tried (went %(score)s of 5)"), score=value)
 
 
 def _diary_moments(view: service.TrajectoryView) -> Markup:
