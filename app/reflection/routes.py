@@ -364,6 +364,8 @@ def _step_dots(steps: list[StepState], current: str, session_id: int, locale: Lo
     is escaped; the messages come from our own catalogue, trusted as Jinja's gettext is.
     """
     done = f'<span class="visually-hidden"> ({i18n.markup(N_("done"))})</span>'
+    # Translated once; each step fills in only its number (an int, nothing to escape).
+    step_number = i18n.gettext(N_("Step %(n)s:"))
     items = []
     for s in steps:
         key = s.template.key
@@ -373,7 +375,7 @@ def _step_dots(steps: list[StepState], current: str, session_id: int, locale: Lo
         items.append(
             f'<li class="{classes}">\n'
             f'  <a href="/sessions/{session_id}/steps/{escape(key)}"{aria}>\n'
-            f'    <span class="visually-hidden">{i18n.markup(N_("Step %(n)s:"), n=s.number)}</span>'
+            f'    <span class="visually-hidden">{step_number % {"n": int(s.number)}}</span>'
             f" {escape(s.template.title.get(locale))}{done if s.done else ''}\n"
             "  </a>\n"
             "</li>"
