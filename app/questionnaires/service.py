@@ -345,9 +345,9 @@ class Question:
         if self.kind == "text":
             middle = str(escape(self.value))
         elif self.kind == "scale":
-            middle = "\n".join(
-                checked if value == self.value else unchecked
-                for value, unchecked, checked in frame.options
+            at = frame.checked_at.get(self.value)
+            middle = (
+                frame.radios if at is None else f"{frame.radios[:at]} checked{frame.radios[at:]}"
             )
         else:
             middle = "\n".join(
@@ -367,9 +367,14 @@ class _Frame(NamedTuple):
     #: (value, HTML unchecked, HTML checked) for each radio or checkbox
     options: tuple[tuple[str, str, str], ...]
     tail: str
+    #: A scale's radios, none checked, and where " checked" goes for each value.
+    radios: str = ""
+    checked_at: Mapping[str, int] = {}
 
 
-@lru_cache(maxsize=4096)
+# About 3 kB a question: 2,048 questions (a hundred or so people's questionnaires, each
+# with its own pseudonym in the texts) take about 7 MB (measured with tracemalloc).
+@lru_cache(maxsize=2048)
 def _frame(
     key: str,
     kind: str,
@@ -436,8 +441,11 @@ def _frame(
         )
     described_by = f' aria-describedby="{anchor}-error"' if error else ""
     shown_number = f'<span class="question-number">{number}.</span> ' if number else ""
+    radios, checked_at = "", dict[str, int]()
+    options: tuple[tuple[str, str, str], ...] = ()
     if kind == "scale":
-        wrapper, options = "scale-points", _scale_options(anchor, lang, required, points)
+        wrapper = "scale-points"
+        radios, checked_at = _scale_radios(anchor, lang, required, points)
     else:
         wrapper, options = "tag-choices", _tag_options(ANSWER_PREFIX + key, lang, choices)
     return _Frame(
@@ -453,14 +461,19 @@ def _frame(
         ),
         options=options,
         tail=f"\n  </div>{status}\n</fieldset>",
+        radios=radios,
+        checked_at=checked_at,
     )
 
 
-def _scale_options(
+def _scale_radios(
     anchor: str, lang: str, required: bool, points: tuple[ScalePoint, ...]
-) -> tuple[tuple[str, str, str], ...]:
-    """The radio buttons of a scale question, one label around each."""
-    options = []
+) -> tuple[str, dict[str, int]]:
+    """A scale question's radio buttons (one label around each), none checked, and for
+    each value where its radio's " checked" goes."""
+    radios: list[str] = []
+    checked_at: dict[str, int] = {}
+    length = 0
     for point in points:
         value = point.value
         label = (
@@ -478,8 +491,12 @@ def _scale_options(
             f"  {label}\n"
             "</label>"
         )
-        options.append((str(value), before + after, f"{before} checked{after}"))
-    return tuple(options)
+        if radios:
+            length += 1  # the newline between two radios
+        checked_at[str(value)] = length + len(before)
+        radios.append(before + after)
+        length += len(before) + len(after)
+    return "\n".join(radios), checked_at
 
 
 def _tag_options(
