@@ -18,8 +18,14 @@ from babel.dates import (
     get_time_format,
     parse_pattern,
 )
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
-from jinja2.runtime import Context
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_eval_context,
+    select_autoescape,
+)
+from jinja2.nodes import EvalContext
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -128,14 +134,17 @@ format_number = _format_number
 _STATIC_MESSAGES: dict[tuple[str, str, bool], str] = {}
 
 
-@pass_context
-def _template_gettext(context: Context, message: str, **variables: Any) -> str:
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, message: str, **variables: Any) -> str:
     """`_()` in templates: Jinja's newstyle gettext, with messages without values cached.
 
     A page calls it dozens of times, and Jinja's version wraps and %-formats the
-    translation on every call (a sixth of a page's render time).
+    translation on every call (a sixth of a page's render time). It takes the evaluation
+    context (for autoescape), not the template context: inside a block that sets a
+    variable, Jinja makes a copy of the whole template context for every call of a
+    function that takes the latter.
     """
-    autoescape = bool(context.eval_ctx.autoescape)
+    autoescape = bool(eval_ctx.autoescape)
     if variables:
         text = i18n.gettext(message)
         return (Markup(text) if autoescape else text) % variables  # noqa: S704 - as Jinja does # nosec B704
