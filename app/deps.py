@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Request
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, event, func, update
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -209,8 +209,14 @@ def load_actor(session: SessionDep, token: str | None) -> Actor | None:
     if revoked_at is not None or expires_at <= now or last_seen_at + idle <= now or not is_active:
         return None
     if now - last_seen_at > TOUCH_INTERVAL:
-        session.execute(
-            update(UserSession).where(col(UserSession.id) == session_id).values(last_seen_at=now)
+        # Written with the request's commit, not now: on SQLite a write takes the database's
+        # write lock, and it would be held for the rest of the request.
+        touch = update(UserSession).where(col(UserSession.id) == session_id)
+        event.listen(
+            session,
+            "before_commit",
+            lambda committing: committing.execute(touch.values(last_seen_at=now)),
+            once=True,
         )
     return Actor(
         id=user_id,
