@@ -322,9 +322,9 @@ class Question:
         Built here rather than in a Jinja macro: the questions are most of a questionnaire
         page's render time, and a macro call costs more than the string it makes. The
         parts that do not depend on the answer are built once per question text and
-        language (`_frame`); what is answered only picks the checked variant of each
-        option, or fills the text field. With `save_url`, the question posts itself on
-        change (see macros/instrument.html).
+        language (`_frame`); the answer then only marks a radio or checkboxes as checked,
+        or fills the text field. With `save_url`, the question posts itself on change (see
+        macros/instrument.html).
         """
         frame = _frame(
             self.key,
@@ -364,7 +364,7 @@ class _Frame(NamedTuple):
     opening: str  # up to where the save attributes go, inside the opening tag
     save: str  # the save attributes after hx-post (empty without a save URL)
     head: str  # from the end of the opening tag to the options or the text
-    #: (value, HTML unchecked, HTML checked) for each radio or checkbox
+    #: (value, HTML unchecked, HTML checked) for each checkbox of a tags question
     options: tuple[tuple[str, str, str], ...]
     tail: str
     #: A scale's radios, none checked, and where " checked" goes for each value.
