@@ -25,6 +25,7 @@ from app.models import (
     OutboxMessage,
     ReflectionSession,
     SessionStatus,
+    Trajectory,
     utcnow,
 )
 from tests.conftest import Cast, Client
@@ -71,6 +72,17 @@ def finish_interview(client: Client, session_id: int) -> None:
             {"text": f"Over {step}: wat er gebeurde", "version": "0"},
         )
         assert response.status_code == 303
+
+
+def interviewed(
+    make_client: type[Client], cast: Cast, db: Session
+) -> tuple[Client, Trajectory, dict[str, ReflectionSession]]:
+    """The professional's trajectory, with the intake done and the interview finished."""
+    professional = make_client().login_as(cast.professional)
+    trajectory, sessions = start(professional, db)
+    do_intake(professional, sessions["intake"].id)
+    finish_interview(professional, sessions["interview"].id)
+    return professional, trajectory, sessions
 
 
 def test_the_caseload_lists_assigned_professionals_with_flags(
@@ -128,10 +140,7 @@ def test_another_coach_gets_404_and_an_admin_must_give_a_reason(
 def test_the_trajectory_page_shows_charts_words_and_is_audited(
     client: Client, make_client: type[Client], cast: Cast, db: Session
 ) -> None:
-    professional = make_client().login_as(cast.professional)
-    trajectory, sessions = start(professional, db)
-    do_intake(professional, sessions["intake"].id)
-    finish_interview(professional, sessions["interview"].id)
+    _, trajectory, _sessions = interviewed(make_client, cast, db)
     client.login_as(cast.coach)
     page = client.get(f"/coach/trajectories/{trajectory.id}").text
     assert page.count("<svg") >= 9  # one chart per subscale of the four questionnaires
@@ -176,10 +185,7 @@ def test_the_trajectory_page_loads_in_a_fixed_number_of_queries(
 def test_coding_release_and_the_professional_sees_the_profile(
     client: Client, make_client: type[Client], cast: Cast, db: Session
 ) -> None:
-    professional = make_client().login_as(cast.professional)
-    trajectory, sessions = start(professional, db)
-    do_intake(professional, sessions["intake"].id)
-    finish_interview(professional, sessions["interview"].id)
+    professional, trajectory, sessions = interviewed(make_client, cast, db)
     interview = sessions["interview"].id
     client.login_as(cast.coach)
     assert "Het verhaal coderen" in client.get(f"/coach/sessions/{interview}/coding").text
@@ -400,10 +406,7 @@ def test_two_coaches_code_the_same_narrative_and_see_their_agreement(
         )
     )
     db.commit()
-    professional = make_client().login_as(cast.professional)
-    trajectory, sessions = start(professional, db)
-    do_intake(professional, sessions["intake"].id)
-    finish_interview(professional, sessions["interview"].id)
+    _, trajectory, sessions = interviewed(make_client, cast, db)
     interview = sessions["interview"].id
     first = {"rating-sensitivity": "6", "rating-anger": "2", "rating-helplessness": "3"}
     second = {"rating-sensitivity": "5", "rating-anger": "2", "rating-helplessness": "4"}
@@ -489,10 +492,7 @@ def test_the_trajectory_page_stays_flat_with_codings_feedback_and_experiments(
 ) -> None:
     from app.models import CodingEvidence, ExperimentLogEntry
 
-    professional = make_client().login_as(cast.professional)
-    trajectory, sessions = start(professional, db)
-    do_intake(professional, sessions["intake"].id)
-    finish_interview(professional, sessions["interview"].id)
+    _, trajectory, sessions = interviewed(make_client, cast, db)
     client.login_as(cast.coach)
     interview = sessions["interview"].id
     client.post_form(f"/coach/sessions/{interview}/coding", {"rating-sensitivity": "5"})
@@ -570,10 +570,7 @@ def test_an_admin_finds_a_persons_programmes_without_their_content(
 def test_coding_a_later_narrative_shows_the_change_and_the_words_side_by_side(
     client: Client, make_client: type[Client], cast: Cast, db: Session
 ) -> None:
-    professional = make_client().login_as(cast.professional)
-    trajectory, sessions = start(professional, db)
-    do_intake(professional, sessions["intake"].id)
-    finish_interview(professional, sessions["interview"].id)
+    professional, trajectory, sessions = interviewed(make_client, cast, db)
     client.login_as(cast.coach)
     interview, post = sessions["interview"].id, sessions["post"].id
     client.post_form(f"/coach/sessions/{interview}/coding", {"rating-sensitivity": "3"})
@@ -701,10 +698,7 @@ def test_the_trajectory_pages_names_are_the_label_macros_words(locale: str) -> N
 def test_the_trajectory_page_marks_drafts_and_coach_typed_answers_and_sums_up_the_diary(
     client: Client, make_client: type[Client], cast: Cast, db: Session
 ) -> None:
-    professional = make_client().login_as(cast.professional)
-    trajectory, sessions = start(professional, db)
-    do_intake(professional, sessions["intake"].id)
-    finish_interview(professional, sessions["interview"].id)
+    _, trajectory, sessions = interviewed(make_client, cast, db)
     answers = {
         a.step_key: a
         for a in db.exec(

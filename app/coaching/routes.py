@@ -315,11 +315,8 @@ def _narratives(
     session_title: dict[str, str],
 ) -> _Narratives:
     """The narratives section's answers, as the template wrote them (the page's longest text)."""
-    by_step = view.answers_by_step()
     columns = []
-    for step_key, pairs in by_step.items():
-        if len(pairs) < 2:
-            continue
+    for step_key, pairs in view.repeated_steps():
         title = step_titles.get((pairs[0][0].template_key, step_key), step_key)
         cells = "\n".join(
             '<div class="column">\n'

@@ -308,12 +308,8 @@ class Question:
 
     @property
     def anchor(self) -> str:
-        """The id of the question's fieldset; error summary links point here."""
-        return ANSWER_PREFIX + self.key
-
-    @property
-    def name(self) -> str:
-        """The form field name of its answer."""
+        """The id of the question's fieldset (error summary links point here); also its
+        answer's field name."""
         return ANSWER_PREFIX + self.key
 
     def html(self, locale: str, *, all_required: bool, save_url: str | None = None) -> Markup:
@@ -397,7 +393,7 @@ def _frame(
     gettext trusts them.
     """
     anchor = str(escape(ANSWER_PREFIX + key))
-    name, lang = anchor, str(escape(locale))
+    name, lang = anchor, str(escape(locale))  # the answer's field name is the anchor too
     save = ""
     if saves:
         save = (
