@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from app.seed import DEMO_PASSWORD
+from tests.e2e.test_reflection_browser import _expect
 
 pytestmark = pytest.mark.browser
 
@@ -31,13 +32,13 @@ def test_a_teacher_logs_in_in_dutch(page: Any, live_server: str) -> None:
 def test_an_admin_logs_in_in_english_and_sees_the_people(page: Any, live_server: str) -> None:
     page.goto(f"{live_server}/login")
     page.get_by_role("button", name="English").click()
-    assert page.locator("html").get_attribute("lang") == "en"
-    assert page.locator("h1").inner_text() == "Log in to Dyade"
+    _expect(page.locator("html")).to_have_attribute("lang", "en")
+    _expect(page.locator("h1")).to_have_text("Log in to Dyade")
     _log_in(page, "admin@debrug.example", DEMO_PASSWORD)
     page.wait_for_url(f"{live_server}/home")
     page.get_by_role("link", name="People").first.click()
-    assert page.locator("h1").inner_text() == "People"
-    assert page.get_by_role("link", name="Noor Hendriks").is_visible()
+    _expect(page.locator("h1")).to_have_text("People")
+    _expect(page.get_by_role("link", name="Noor Hendriks")).to_be_visible()
     # Another organisation's people are not there.
     assert page.get_by_text("Sanne Visser").count() == 0
 
