@@ -139,10 +139,16 @@ _SET_LAST_HASH = (
     .where(_CHAIN.c.organisation_id == bindparam("chain_organisation"))
     .values(last_hash=bindparam("chain_hash"))
 )
+_WRITTEN_COLUMNS = tuple(c.name for c in _EVENTS.columns if c.name != "id")
+_INSERT_EVENTS = _EVENTS.insert()
 
 
 def append(session: OrmSession, entries: list[AuditEvent]) -> None:
-    """Append events to their organisations' chains, in organisation order (no deadlocks)."""
+    """Append events to their organisations' chains, in organisation order (no deadlocks).
+
+    The rows are written with Core statements, not the unit of work: they are never read
+    back in the request, and an ORM flush of one row costs more than the statements.
+    """
     by_org: dict[int, list[AuditEvent]] = {}
     for entry in entries:
         by_org.setdefault(entry.organisation_id, []).append(entry)
@@ -154,6 +160,7 @@ def append(session: OrmSession, entries: list[AuditEvent]) -> None:
             claim, {"chain_organisation": organisation_id, "chain_count": len(chunk)}
         ).one()
         seq = last_seq - len(chunk)
+        rows = []
         for entry in chunk:
             seq += 1
             entry.chain_seq = seq
@@ -161,11 +168,12 @@ def append(session: OrmSession, entries: list[AuditEvent]) -> None:
             entry.personal_digest = audit_digest(personal_fields(entry.__dict__))
             entry.row_hash = audit_digest(entry.chained_fields())
             previous = entry.row_hash
-            session.add(entry)
+            rows.append({name: getattr(entry, name) for name in _WRITTEN_COLUMNS})
+        # (On PostgreSQL, one data-modifying WITH for both took twice as long as the two.)
+        session.execute(_INSERT_EVENTS, rows)
         session.execute(
             _SET_LAST_HASH, {"chain_organisation": organisation_id, "chain_hash": previous}
         )
-    session.flush()
 
 
 def redact_about(session: Session, *, user_id: int) -> None:
