@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
+from anyio import to_thread
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from app import i18n
@@ -17,6 +23,57 @@ from app.models import OutboxMessage, utcnow
 from app.templating import environment
 
 log = logging.getLogger(__name__)
+
+# In a request, mail is sent after the response: the person does not wait for the mail
+# server, and a page such as "forgot password" takes as long whether or not the address
+# has an account. The messages are queued on the session and handed to the request once
+# its transaction commits, so a request that fails sends nothing.
+_UNSENT = "dyade_unsent_mail"
+_after_response: ContextVar[list[int] | None] = ContextVar("dyade_mail_after", default=None)
+
+
+@asynccontextmanager
+async def delivered_after_response() -> AsyncIterator[None]:
+    """Around one request: deliver the mail it committed once the response has gone."""
+    queue: list[int] = []
+    token = _after_response.set(queue)
+    try:
+        yield
+    finally:
+        _after_response.reset(token)
+        # Also after an error: what was committed is in the outbox and should go out.
+        if queue:
+            await to_thread.run_sync(deliver_outbox, queue)
+
+
+def deliver_outbox(ids: list[int]) -> None:
+    """Send recorded messages by SMTP, each noted as sent (or failed) in its own commit."""
+    from app.db import get_engine
+
+    with Session(get_engine()) as session:
+        for message_id in ids:
+            record = session.get(OutboxMessage, message_id)
+            if record is None or record.sent_at is not None:
+                continue
+            deliver_message(record)
+            session.commit()
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _hand_over_unsent(session: OrmSession) -> None:
+    unsent: list[OutboxMessage] = session.info.pop(_UNSENT, [])
+    queue = _after_response.get()
+    if queue is not None:
+        # The identity, not `record.id`: a session that expires on commit would reload it.
+        # (None: the message was in a savepoint that rolled back.)
+        identities = (inspect(record).identity for record in unsent)
+        queue.extend(identity[0] for identity in identities if identity is not None)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _drop_unsent(session: OrmSession, previous: Any) -> None:
+    if previous.parent is None:  # not a savepoint's rollback
+        session.info.pop(_UNSENT, None)
 
 
 def render_email(template: str, locale: str, **context: object) -> tuple[str, str, str]:
@@ -47,7 +104,8 @@ def send_mail(
 
     Attachments are text: {"filename", "content_type", "content"}, e.g. a calendar
     invite as "text/calendar; method=REQUEST". With deliver=False the message is only
-    recorded; call deliver_message() after the caller has committed.
+    recorded; call deliver_message() after the caller has committed. In a request (see
+    `delivered_after_response`) it is sent after the response, if the request commits.
     """
     record = OutboxMessage(
         organisation_id=organisation_id,
@@ -58,9 +116,12 @@ def send_mail(
         headers=dict(headers or {}),
         attachments=list(attachments or []),
     )
-    if deliver:
-        deliver_message(record)
     session.add(record)
+    if deliver and get_settings().smtp_host:
+        if _after_response.get() is not None:
+            session.info.setdefault(_UNSENT, []).append(record)
+        else:
+            deliver_message(record)
     return record
 
 

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
 from app.config import get_settings
+from app.mail import delivered_after_response
 from app.templating import FLASH_COOKIE, decode_flashes, encode_flashes
 
 CSP = (
@@ -93,7 +94,8 @@ class DyadeMiddleware:
                 _write_cookies(out, state, cookies)
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        async with delivered_after_response():
+            await self.app(scope, receive, send_wrapper)
 
 
 def _request_cookies(scope: Scope) -> dict[str, str]:

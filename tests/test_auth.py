@@ -6,6 +6,7 @@ argon2 round trip.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import socket
@@ -19,18 +20,20 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app import i18n
+from app import i18n, mail
 from app.auth.passwords import password_problem
 from app.config import get_settings
+from app.db import get_engine
 from app.models import AccountToken, LoginFailure, OutboxMessage, User, UserSession, utcnow
 from app.security import hash_password, token_digest
-from tests.conftest import PASSWORD, Cast, Client, form_csrf
+from tests.conftest import BASE_URL, PASSWORD, Cast, Client, form_csrf
 
 NEW_PASSWORD = "zeven blauwe fietsen onder de brug"
 HTMX = {"HX-Request": "true"}
@@ -806,6 +809,61 @@ def test_an_unreachable_mail_server_does_not_break_the_invitation(
     [record] = outbox_to(db, "nina@anker.example")
     assert record.sent_at is None
     assert record.error != ""
+
+
+def test_the_reset_email_goes_out_after_the_page_has_been_sent(
+    smtp_inbox: Inbox, monkeypatch: pytest.MonkeyPatch, cast: Cast, db: Session
+) -> None:
+    """So the page takes as long for an address without an account, and nobody waits."""
+    from app.main import app
+
+    events: list[str] = []
+
+    async def watched(scope: Any, receive: Any, send: Any) -> None:
+        async def watched_send(message: Any) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                events.append("page sent")
+
+        await app(scope, receive, watched_send)
+
+    deliver = mail._deliver
+
+    def deliver_and_note(message: EmailMessage) -> None:
+        events.append("mail sent")
+        deliver(message)
+
+    monkeypatch.setattr(mail, "_deliver", deliver_and_note)
+    with Client(watched, base_url=BASE_URL) as visitor:
+        visitor.get("/password/forgot")
+        events.clear()
+        response = visitor.post_form("/password/forgot", {"email": cast.coach.email})
+
+    assert response.status_code == 200
+    assert events == ["page sent", "mail sent"]
+    [(recipients, _message)] = smtp_inbox.messages
+    assert recipients == [cast.coach.email]
+    [record] = outbox_to(db, cast.coach.email)
+    assert record.sent_at is not None and record.error == ""
+
+
+def test_mail_from_a_request_that_rolls_back_is_never_sent(smtp_inbox: Inbox, cast: Cast) -> None:
+    async def request(*, commit: bool, to: str) -> None:
+        async with mail.delivered_after_response():
+            with Session(get_engine()) as session:
+                mail.send_mail(
+                    session, to=to, subject="Test", text="Hallo", organisation_id=cast.org.id
+                )
+                assert smtp_inbox.messages == []  # not while the request runs
+                if commit:
+                    session.commit()
+                else:
+                    session.rollback()
+
+    anyio.run(functools.partial(request, commit=False, to="weg@anker.example"))
+    assert smtp_inbox.messages == []
+    anyio.run(functools.partial(request, commit=True, to="wel@anker.example"))
+    assert [recipients for recipients, _ in smtp_inbox.messages] == [["wel@anker.example"]]
 
 
 # htmx: the "log in again" dialog
