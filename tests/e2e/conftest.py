@@ -86,6 +86,11 @@ def browser() -> Iterator[Any]:
         if required:
             pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
         pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import expect
+
+    # CI runs the PostgreSQL suite alongside on the same two cores: give assertions the
+    # same room as actions (page.set_default_timeout) rather than Playwright's 5 s.
+    expect.set_options(timeout=10_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

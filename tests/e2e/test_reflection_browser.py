@@ -182,7 +182,7 @@ def _interview_ready(page: Any, base: str, email: str, pseudonym: str) -> str:
 
 def _wait_until_stored(page: Any, step_url: str, text: str) -> None:
     """Ask the server (with this browser's login) until the step holds the text."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10  # as long as the page's other waits
     while text not in page.context.request.get(step_url).text():
         assert time.monotonic() < deadline, f"{text!r} never reached the server"
         time.sleep(0.1)
