@@ -15,7 +15,7 @@ from app.coaching.scheme import (
     rating_problem,
     validate_ratings,
 )
-from app.instruments.loader import DefinitionError
+from app.definition_files import DefinitionError
 
 EXPECTED_KEYS = [
     "sensitivity",

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app.definition_files import MAX_UPLOAD_BYTES
 from app.deps import Actor
 from app.errors import NotFound
-from app.instruments.loader import MAX_UPLOAD_BYTES
 from app.models import AuditEvent, OrganisationInstrument
 from app.questionnaires import service
 from tests.conftest import Cast, Client

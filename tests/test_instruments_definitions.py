@@ -275,13 +275,13 @@ def test_the_app_refuses_to_start_on_a_broken_builtin_definition(
                 'key = "conf_3"\nsubscale = "conflict"', 'key = "conf_3"\nsubscale = "confict"'
             )
         (tmp_path / path.name).write_text(text, encoding="utf-8")
-    monkeypatch.setattr(loader, "BUILTIN_DIR", tmp_path)
-    loader._load_builtin_cached.cache_clear()
+    monkeypatch.setattr(loader.INSTRUMENT_FILES, "folder", tmp_path)
+    loader.INSTRUMENT_FILES.forget()
     try:
         expected = 'relationship-v1.toml: item "conf_3": unknown subscale "confict"'
         with pytest.raises(DefinitionError, match=re.escape(expected)), TestClient(app):
             pass
     finally:
         monkeypatch.undo()
-        loader._load_builtin_cached.cache_clear()
+        loader.INSTRUMENT_FILES.forget()
     assert loader.load_builtin() == BUILTINS

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from app.definition_files import MAX_UPLOAD_BYTES
 from app.instruments import (
     DefinitionError,
     load_definition,
@@ -14,7 +15,6 @@ from app.instruments import (
     render_text,
     validate_files,
 )
-from app.instruments.loader import MAX_UPLOAD_BYTES
 
 SOURCE = "sample-v1.toml"
 

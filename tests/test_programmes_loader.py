@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from app.definition_files import MAX_UPLOAD_BYTES
 from app.programmes import (
     DefinitionError,
     builtin_programme,
@@ -17,7 +18,6 @@ from app.programmes import (
     render_prompt,
     validate_programme_files,
 )
-from app.programmes.loader import MAX_UPLOAD_BYTES
 
 SOURCE = "sample-v1.toml"
 

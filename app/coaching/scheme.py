@@ -8,7 +8,6 @@ that span the file, with every problem reported as a `Problem` naming the dimens
 from __future__ import annotations
 
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -17,17 +16,8 @@ from typing import Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
 
-from app.instruments.loader import (
-    KEY_PATTERN,
-    DefinitionError,
-    Finding,
-    Problem,
-    decode_text,
-    describe_shape_error,
-    readable_path,
-    text_findings,
-    toml_problem,
-)
+from app.definition_files import DefinitionError, Finding, Problem, parse
+from app.instruments.loader import KEY_PATTERN, describe_shape_error, readable_path, text_findings
 from app.instruments.schema import Translation
 
 SCHEME_DIR: Final = Path(__file__).parent
@@ -90,31 +80,12 @@ class CodingScheme(_Model):
 
 def load_scheme(path_or_text: Path | str, *, source_name: str | None = None) -> CodingScheme:
     """Parse and validate a scheme: a Path is read from disk, a str is TOML text."""
-    if isinstance(path_or_text, Path):
-        source = source_name or path_or_text.name
-        try:
-            data = path_or_text.read_bytes()
-        except OSError as exc:
-            raise DefinitionError([Problem(source, None, f"cannot read file: {exc}")]) from exc
-        text = decode_text(data, source)
-    else:
-        source = source_name or "<text>"
-        text = path_or_text
-
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DefinitionError([toml_problem(exc, source)]) from exc
-
-    try:
-        scheme = CodingScheme.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            where, path = _locate(tuple(error["loc"]), raw)
-            problems.append(Problem(source, where, describe_shape_error(error, path)))
-        raise DefinitionError(problems) from exc
-
+    source, scheme = parse(
+        path_or_text,
+        source_name=source_name,
+        validate=CodingScheme.model_validate,
+        shape_problems=_shape_problems,
+    )
     problems = [Problem(source, where, message) for where, message in check_scheme(scheme)]
     if source.endswith(".toml") and Path(source).name != scheme.file_name:
         problems.append(
@@ -142,6 +113,14 @@ def _shipped_scheme(version: int) -> CodingScheme:
     if not path.is_file():
         raise KeyError(f"no coding scheme version {version}")
     return load_scheme(path)
+
+
+def _shape_problems(exc: ValidationError, raw: dict[str, Any], source: str) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        where, path = _locate(tuple(error["loc"]), raw)
+        problems.append(Problem(source, where, describe_shape_error(error, path)))
+    return problems
 
 
 def _locate(loc: tuple[int | str, ...], raw: dict[str, Any]) -> tuple[str | None, str]:

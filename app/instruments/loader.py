@@ -1,25 +1,23 @@
 """Read, validate and cache instrument definition files.
 
-Every problem names the file, the part of the file (item, subscale, field, ...) and what
-is wrong, in plain English, e.g. `relationship-v1.toml: item "conf_3": unknown subscale
-"confict"`. A file is checked in two passes: its shape (pydantic), then the rules that
-span several parts of it. The second pass only runs when the first passes, because it
-needs a well-formed definition to look at.
+Reading, caching and the checks every kind of file shares are in `app.definition_files`;
+this module knows what an instrument looks like. Every problem names the file, the part
+of the file (item, subscale, field, ...) and what is wrong, in plain English, e.g.
+`relationship-v1.toml: item "conf_3": unknown subscale "confict"`.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
 from pydantic import ValidationError
 
+from app.definition_files import DefinitionError as DefinitionError  # part of app.instruments
+from app.definition_files import DefinitionFiles, Finding, Problem
 from app.instruments.schema import (
     LOCALES,
     SECTORS,
@@ -31,9 +29,6 @@ from app.instruments.schema import (
     placeholder_problem,
 )
 
-#: Uploaded definitions larger than this are refused before parsing; the largest
-#: built-in is about 20 KiB.
-MAX_UPLOAD_BYTES: Final = 256 * 1024
 BUILTIN_DIR: Final = Path(__file__).parent / "definitions"
 KEY_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]*")
 #: Upper bound for the max_length of a free-text diary field.
@@ -44,7 +39,6 @@ MAX_VERSION: Final = 9999
 MAX_KEY_LENGTH: Final = 60
 MAX_SCALE_POINTS: Final = 11
 
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _LIST_LABELS: Final = {
     "items": "item",
     "subscales": "subscale",
@@ -53,173 +47,10 @@ _LIST_LABELS: Final = {
 }
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a definition file."""
+# --- shared with app.programmes ----------------------------------------------------------
 
-    source: str
-    where: str | None
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        if self.where:
-            return f"{self.source}: {self.where}: {self.message}"
-        return f"{self.source}: {self.message}"
-
-
-class DefinitionError(ValueError):
-    """A definition file (or upload) is invalid; `problems` says why."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(str(problem) for problem in self.problems))
-
-
-def load_definition(
-    path_or_text: Path | str, *, source_name: str | None = None, check_file_name: bool = True
-) -> InstrumentDefinition:
-    """Parse and validate one definition: a Path is read from disk, a str is TOML text."""
-    if isinstance(path_or_text, Path):
-        source = source_name or path_or_text.name
-        try:
-            data = path_or_text.read_bytes()
-        except OSError as exc:
-            raise DefinitionError([Problem(source, None, f"cannot read file: {exc}")]) from exc
-        text = _decode(data, source)
-    else:
-        source = source_name or "<text>"
-        text = path_or_text
-
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DefinitionError([_toml_problem(exc, source)]) from exc
-
-    try:
-        definition = InstrumentDefinition.model_validate(raw)
-    except ValidationError as exc:
-        raise DefinitionError(_shape_problems(exc, raw, source)) from exc
-
-    problems = [Problem(source, where, message) for where, message in check_rules(definition)]
-    # Only real file names are checked: "<text>" or an upload's name says nothing.
-    if check_file_name and source.endswith(".toml"):
-        actual = Path(source).name
-        if actual != definition.file_name:
-            problems.append(
-                Problem(
-                    source,
-                    None,
-                    f'file name should be "{definition.file_name}" to match key '
-                    f'"{definition.key}" and version {definition.version}',
-                )
-            )
-    if problems:
-        raise DefinitionError(problems)
-    return definition
-
-
-def parse_definition_bytes(data: bytes, source_name: str) -> InstrumentDefinition:
-    """Validate an uploaded definition (at most 256 KiB of UTF-8 TOML)."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise DefinitionError(
-            [
-                Problem(
-                    source_name,
-                    None,
-                    f"file is {len(data)} bytes; the limit is {MAX_UPLOAD_BYTES} bytes (256 KiB)",
-                )
-            ]
-        )
-    text = _decode(data, source_name)
-    # The app stores an accepted upload under definition.file_name, so whatever the
-    # uploader called the file does not matter.
-    return load_definition(text, source_name=source_name, check_file_name=False)
-
-
-def validate_files(paths: Iterable[Path | str]) -> list[Problem]:
-    """Return every problem in the given definition files (an empty list means all valid)."""
-    _definitions, problems = _load_all(Path(path) for path in paths)
-    return problems
-
-
-def builtin_paths() -> list[Path]:
-    """Return the paths of the shipped definition files, sorted by name."""
-    return sorted(BUILTIN_DIR.glob("*.toml"))
-
-
-def _load_all(
-    paths: Iterable[Path],
-) -> tuple[dict[tuple[str, int], InstrumentDefinition], list[Problem]]:
-    definitions: dict[tuple[str, int], InstrumentDefinition] = {}
-    origin: dict[tuple[str, int], str] = {}
-    problems: list[Problem] = []
-    for path in paths:
-        try:
-            definition = load_definition(path)
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-            continue
-        identity = (definition.key, definition.version)
-        if identity in definitions:
-            # Only possible with file-name checks off or files from several folders.
-            problems.append(
-                Problem(
-                    path.name,
-                    None,
-                    f'key "{definition.key}" version {definition.version} is also defined '
-                    f"in {origin[identity]}",
-                )
-            )
-            continue
-        definitions[identity] = definition
-        origin[identity] = path.name
-    return definitions, problems
-
-
-@cache
-def _load_builtin_cached() -> dict[tuple[str, int], InstrumentDefinition]:
-    definitions, problems = _load_all(builtin_paths())
-    if problems:
-        raise DefinitionError(problems)
-    return definitions
-
-
-def load_builtin() -> dict[tuple[str, int], InstrumentDefinition]:
-    """Return all shipped definitions by (key, version); raise DefinitionError if any is bad."""
-    # A copy, so a caller adding to the dict cannot change what the next caller sees.
-    return dict(_load_builtin_cached())
-
-
-def builtin_definition(key: str, version: int | None = None) -> InstrumentDefinition:
-    """Return one shipped definition, the newest version unless a version is given."""
-    definitions = _load_builtin_cached()
-    if version is not None:
-        try:
-            return definitions[(key, version)]
-        except KeyError:
-            raise KeyError(f'no built-in instrument "{key}" version {version}') from None
-    versions = [v for k, v in definitions if k == key]
-    if not versions:
-        raise KeyError(f'no built-in instrument "{key}"')
-    return definitions[(key, max(versions))]
-
-
-# --- reading -----------------------------------------------------------------------------
-
-
-# Public names for the reading and error-describing helpers, shared with app.programmes so
-# that programme files are read and reported exactly like instrument files.
-
-
-def decode_text(data: bytes, source: str) -> str:
-    """Return UTF-8 file bytes as text, or raise DefinitionError saying where it is not."""
-    return _decode(data, source)
-
-
-def toml_problem(exc: tomllib.TOMLDecodeError, source: str) -> Problem:
-    """Return a TOML syntax error as a Problem with its line number."""
-    return _toml_problem(exc, source)
+# Public names for the helpers that describe problems, so that programme files are
+# reported exactly like instrument files.
 
 
 def describe_shape_error(error: Any, path: str) -> str:
@@ -230,35 +61,6 @@ def describe_shape_error(error: Any, path: str) -> str:
 def fill_name(text: str, name: str) -> str:
     """Return a text with {name} filled in, refusing any other placeholder."""
     return _fill(text, name)
-
-
-def _decode(data: bytes, source: str) -> str:
-    try:
-        # utf-8-sig: editors on Windows like to prepend a byte-order mark.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DefinitionError(
-            [
-                Problem(
-                    source,
-                    None,
-                    f"file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
-                    f"{exc.start}); save it as UTF-8",
-                )
-            ]
-        ) from exc
-
-
-def _toml_problem(exc: tomllib.TOMLDecodeError, source: str) -> Problem:
-    # Python 3.11's TOMLDecodeError has no lineno attribute; the position is only in
-    # the message, as "(at line L, column C)".
-    message = str(exc)
-    match = _TOML_POSITION.search(message)
-    if match is None:
-        return Problem(source, None, f"invalid TOML: {message}")
-    line, column = int(match.group(1)), int(match.group(2))
-    detail = message[: match.start()]
-    return Problem(source, f"line {line}", f"invalid TOML: {detail} (column {column})", line)
 
 
 # --- pass 1: shape -----------------------------------------------------------------------
@@ -348,9 +150,6 @@ def _describe(error: Any, path: str) -> str:
 
 
 # --- pass 2: rules across the file -------------------------------------------------------
-
-
-Finding = tuple[str | None, str]
 
 
 def check_rules(definition: InstrumentDefinition) -> list[Finding]:
@@ -597,3 +396,20 @@ def _option_duplicates(options: Iterable[Any]) -> Iterator[tuple[str, str]]:
                 key[:MAX_KEY_LENGTH] + "…",
                 (f"key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}"),
             )
+
+
+# --- the files ---------------------------------------------------------------------------
+
+INSTRUMENT_FILES: Final = DefinitionFiles(
+    kind="instrument",
+    folder=BUILTIN_DIR,
+    validate=InstrumentDefinition.model_validate,
+    shape_problems=_shape_problems,
+    check_rules=check_rules,
+)
+load_definition = INSTRUMENT_FILES.load
+parse_definition_bytes = INSTRUMENT_FILES.parse_upload
+validate_files = INSTRUMENT_FILES.problems_in
+builtin_paths = INSTRUMENT_FILES.builtin_paths
+load_builtin = INSTRUMENT_FILES.builtin
+builtin_definition = INSTRUMENT_FILES.builtin_one

@@ -4,7 +4,7 @@ Definitions live in `definitions/<key>-v<version>.toml`; see `schema.py` for the
 and `loader.py` for the checks. Problems are reported with `app.instruments.Problem`.
 """
 
-from app.instruments.loader import DefinitionError, Problem
+from app.definition_files import DefinitionError, Problem
 from app.programmes.loader import (
     builtin_programme,
     load_builtin_programmes,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from app.instruments.loader import DefinitionError
+from app.definition_files import DefinitionError
 from app.programmes.loader import builtin_programme_paths, load_builtin_programmes, load_programme
 
 

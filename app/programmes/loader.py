@@ -1,35 +1,27 @@
 """Read, validate and cache programme definition files.
 
-Works like `app.instruments.loader` and reports in the same form: every problem names the
-file, the session and step, and what is wrong, e.g. `llinc-v1.toml: session "interview",
-step "angry": prompt (nl) uses unknown placeholder "{naam}"; only {name} is allowed`.
-A file is checked in two passes: its shape (pydantic), then the rules that span several
-parts of it, which only run when the shape is right.
+Read like instrument files (`app.definition_files`) and reported in the same form: every
+problem names the file, the session and step, and what is wrong, e.g. `llinc-v1.toml:
+session "interview", step "angry": prompt (nl) uses unknown placeholder "{naam}"; only
+{name} is allowed`.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
 from pydantic import ValidationError
 
+from app.definition_files import DefinitionError, DefinitionFiles, Finding, Problem
 from app.instruments.loader import (
     KEY_PATTERN,
-    MAX_UPLOAD_BYTES,
-    DefinitionError,
-    Finding,
-    Problem,
-    decode_text,
     describe_shape_error,
     load_builtin,
     readable_path,
     text_findings,
-    toml_problem,
 )
 from app.instruments.schema import LOCALES, Translation
 from app.programmes.schema import (
@@ -43,134 +35,6 @@ from app.programmes.schema import (
 
 BUILTIN_DIR: Final = Path(__file__).parent / "definitions"
 _TOP_LEVEL_TABLES: Final = ("title", "description")
-
-
-def load_programme(
-    path_or_text: Path | str, *, source_name: str | None = None, check_file_name: bool = True
-) -> ProgrammeDefinition:
-    """Parse and validate one programme: a Path is read from disk, a str is TOML text."""
-    if isinstance(path_or_text, Path):
-        source = source_name or path_or_text.name
-        try:
-            data = path_or_text.read_bytes()
-        except OSError as exc:
-            raise DefinitionError([Problem(source, None, f"cannot read file: {exc}")]) from exc
-        text = decode_text(data, source)
-    else:
-        source = source_name or "<text>"
-        text = path_or_text
-
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DefinitionError([toml_problem(exc, source)]) from exc
-
-    try:
-        programme = ProgrammeDefinition.model_validate(raw)
-    except ValidationError as exc:
-        raise DefinitionError(_shape_problems(exc, raw, source)) from exc
-
-    problems = [Problem(source, where, message) for where, message in check_rules(programme)]
-    # Only real file names are checked: "<text>" or an upload's name says nothing.
-    if check_file_name and source.endswith(".toml"):
-        actual = Path(source).name
-        if actual != programme.file_name:
-            problems.append(
-                Problem(
-                    source,
-                    None,
-                    f'file name should be "{programme.file_name}" to match key '
-                    f'"{programme.key}" and version {programme.version}',
-                )
-            )
-    if problems:
-        raise DefinitionError(problems)
-    return programme
-
-
-def parse_programme_bytes(data: bytes, source_name: str) -> ProgrammeDefinition:
-    """Validate an uploaded programme (at most 256 KiB of UTF-8 TOML)."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise DefinitionError(
-            [
-                Problem(
-                    source_name,
-                    None,
-                    f"file is {len(data)} bytes; the limit is {MAX_UPLOAD_BYTES} bytes (256 KiB)",
-                )
-            ]
-        )
-    text = decode_text(data, source_name)
-    # Stored under programme.file_name once accepted, so the upload's own name is moot.
-    return load_programme(text, source_name=source_name, check_file_name=False)
-
-
-def validate_programme_files(paths: Iterable[Path | str]) -> list[Problem]:
-    """Return every problem in the given programme files (an empty list means all valid)."""
-    _programmes, problems = _load_all(Path(path) for path in paths)
-    return problems
-
-
-def builtin_programme_paths() -> list[Path]:
-    """Return the paths of the shipped programme files, sorted by name."""
-    return sorted(BUILTIN_DIR.glob("*.toml"))
-
-
-def _load_all(
-    paths: Iterable[Path],
-) -> tuple[dict[tuple[str, int], ProgrammeDefinition], list[Problem]]:
-    programmes: dict[tuple[str, int], ProgrammeDefinition] = {}
-    origin: dict[tuple[str, int], str] = {}
-    problems: list[Problem] = []
-    for path in paths:
-        try:
-            programme = load_programme(path)
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-            continue
-        identity = (programme.key, programme.version)
-        if identity in programmes:
-            # Only possible with files from several folders.
-            problems.append(
-                Problem(
-                    path.name,
-                    None,
-                    f'key "{programme.key}" version {programme.version} is also defined '
-                    f"in {origin[identity]}",
-                )
-            )
-            continue
-        programmes[identity] = programme
-        origin[identity] = path.name
-    return programmes, problems
-
-
-@cache
-def _load_builtin_cached() -> dict[tuple[str, int], ProgrammeDefinition]:
-    programmes, problems = _load_all(builtin_programme_paths())
-    if problems:
-        raise DefinitionError(problems)
-    return programmes
-
-
-def load_builtin_programmes() -> dict[tuple[str, int], ProgrammeDefinition]:
-    """Return all shipped programmes by (key, version); raise DefinitionError if any is bad."""
-    # A copy, so a caller adding to the dict cannot change what the next caller sees.
-    return dict(_load_builtin_cached())
-
-
-def builtin_programme(key: str, version: int | None = None) -> ProgrammeDefinition:
-    """Return one shipped programme, the newest version unless a version is given."""
-    programmes = _load_builtin_cached()
-    if version is not None:
-        try:
-            return programmes[(key, version)]
-        except KeyError:
-            raise KeyError(f'no built-in programme "{key}" version {version}') from None
-    versions = [v for k, v in programmes if k == key]
-    if not versions:
-        raise KeyError(f'no built-in programme "{key}"')
-    return programmes[(key, max(versions))]
 
 
 # --- pass 1: shape -----------------------------------------------------------------------
@@ -350,3 +214,20 @@ def _duplicates(where_label: str, keys: Iterable[str]) -> Iterator[Finding]:
     for key, count in Counter(keys).items():
         if count > 1:
             yield f'{where_label} "{key}"', f"key is used {count} times; keys must be unique"
+
+
+# --- the files ---------------------------------------------------------------------------
+
+PROGRAMME_FILES: Final = DefinitionFiles(
+    kind="programme",
+    folder=BUILTIN_DIR,
+    validate=ProgrammeDefinition.model_validate,
+    shape_problems=_shape_problems,
+    check_rules=check_rules,
+)
+load_programme = PROGRAMME_FILES.load
+parse_programme_bytes = PROGRAMME_FILES.parse_upload
+validate_programme_files = PROGRAMME_FILES.problems_in
+builtin_programme_paths = PROGRAMME_FILES.builtin_paths
+load_builtin_programmes = PROGRAMME_FILES.builtin
+builtin_programme = PROGRAMME_FILES.builtin_one

@@ -11,13 +11,13 @@ from starlette.datastructures import UploadFile
 
 from app import audit
 from app.db import CommitInThreadRoute, SessionDep
+from app.definition_files import MAX_UPLOAD_BYTES
 from app.deps import Actor, AdminActor, require_roles
 from app.forms import FormDep
 from app.htmx import redirect
 from app.i18n import get_locale
 from app.i18n import gettext as _
 from app.instruments import SECTORS, DefinitionError, Problem
-from app.instruments.loader import MAX_UPLOAD_BYTES
 from app.models import Role
 from app.questionnaires import service
 from app.templating import flash, render

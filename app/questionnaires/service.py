@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app import i18n
+from app.definition_files import MAX_UPLOAD_BYTES
 from app.deps import Actor
 from app.errors import NotFound
 from app.i18n import N_
@@ -43,7 +44,6 @@ from app.instruments import (
     score_range,
     score_response,
 )
-from app.instruments.loader import MAX_UPLOAD_BYTES
 from app.instruments.schema import DiaryField, Item, ResponseScale
 from app.models import OrganisationInstrument
 from app.policies import in_organisation
