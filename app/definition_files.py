@@ -10,12 +10,14 @@ and what is wrong, in plain English (see `Problem`).
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TextIO, TypeVar
 
 from pydantic import ValidationError
 
@@ -260,3 +262,53 @@ class DefinitionFiles(Generic[D]):
             definitions[identity] = definition
             origin[identity] = path.name
         return definitions, problems
+
+
+def command_line(
+    files: DefinitionFiles[D],
+    argv: list[str],
+    *,
+    plural: str,
+    describe: Callable[[D], Iterable[str]],
+    out: TextIO | None = None,
+) -> int:
+    """`validate [FILE...]` and `list` for one kind of file; returns the exit code.
+
+    `describe` gives the lines `list` prints for one shipped definition.
+    """
+    out = out or sys.stdout
+    parser = argparse.ArgumentParser(
+        prog=plural, description=f"Check and list {files.kind} definition files."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser(
+        "validate", help=f"check {files.kind} files (the built-in ones if none are given)"
+    )
+    validate.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    commands.add_parser("list", help=f"list the built-in {plural}")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits on --help and on usage errors; return its code instead.
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command == "validate":
+        failed = False
+        for path in args.files or files.builtin_paths():
+            try:
+                files.load(path)
+            except DefinitionError as exc:
+                failed = True
+                for problem in exc.problems:
+                    print(problem, file=out)
+            else:
+                print(f"OK {path}", file=out)
+        return 1 if failed else 0
+    try:
+        shipped = files.builtin()
+    except DefinitionError as exc:
+        print(exc, file=out)
+        return 1
+    for _identity, definition in sorted(shipped.items(), key=lambda item: item[0]):
+        for line in describe(definition):
+            print(line, file=out)
+    return 0

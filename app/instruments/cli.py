@@ -2,69 +2,28 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-from typing import TextIO
+from collections.abc import Iterator
 
-from app.instruments.loader import DefinitionError, builtin_paths, load_builtin, load_definition
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="instruments", description="Check and list instrument definition files."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    validate = commands.add_parser(
-        "validate", help="check definition files (the built-in ones if none are given)"
-    )
-    validate.add_argument("files", nargs="*", type=Path, metavar="FILE")
-    commands.add_parser("list", help="list the built-in instruments")
-    return parser
+from app.definition_files import command_line
+from app.instruments.loader import INSTRUMENT_FILES
+from app.instruments.schema import InstrumentDefinition
 
 
-def _validate(files: list[Path], out: TextIO) -> int:
-    paths = files or builtin_paths()
-    failed = False
-    for path in paths:
-        try:
-            load_definition(path)
-        except DefinitionError as exc:
-            failed = True
-            for problem in exc.problems:
-                print(problem, file=out)
-        else:
-            print(f"OK {path}", file=out)
-    return 1 if failed else 0
-
-
-def _list(out: TextIO) -> int:
-    for (key, version), definition in sorted(load_builtin().items()):
-        if definition.kind == "diary":
-            parts = [f"{field.key} ({field.type})" for field in definition.fields]
-        else:
-            parts = [
-                f"{subscale.key} ({len(definition.items_in(subscale.key))})"
-                for subscale in definition.subscales
-            ]
-        print(f"{key} v{version} [{definition.kind}]: {', '.join(parts)}", file=out)
-    return 0
+def _describe(definition: InstrumentDefinition) -> Iterator[str]:
+    if definition.kind == "diary":
+        parts = [f"{field.key} ({field.type})" for field in definition.fields]
+    else:
+        parts = [
+            f"{subscale.key} ({len(definition.items_in(subscale.key))})"
+            for subscale in definition.subscales
+        ]
+    yield f"{definition.key} v{definition.version} [{definition.kind}]: {', '.join(parts)}"
 
 
 def main(argv: list[str]) -> int:
     """Run `validate [FILE...]` or `list`; return the process exit code."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:
-        # argparse exits on --help and on usage errors; return its code instead.
-        return exc.code if isinstance(exc.code, int) else 2
-    if args.command == "validate":
-        return _validate(args.files, sys.stdout)
-    try:
-        return _list(sys.stdout)
-    except DefinitionError as exc:
-        print(exc, file=sys.stdout)
-        return 1
+    return command_line(INSTRUMENT_FILES, argv, plural="instruments", describe=_describe)
 
 
 if __name__ == "__main__":
