@@ -32,7 +32,12 @@ from app.models import (
     User,
 )
 from app.notify import mark_read, recent
-from app.reflection.policies import is_assigned_coach, readable_session, trajectory_for_coach
+from app.reflection.policies import (
+    coached_trajectory,
+    is_assigned_coach,
+    readable_session,
+    trajectory_for_coach,
+)
 from app.templating import flash, format_date, format_number, render
 
 router = APIRouter(route_class=CommitInThreadRoute)
@@ -754,13 +759,7 @@ def reviewed(request: Request, session: SessionDep, actor: CoachActor, session_i
 def feedback(
     request: Request, session: SessionDep, actor: CoachActor, form: FormDep, trajectory_id: Id
 ) -> Response:
-    trajectory = session.get(Trajectory, trajectory_id)
-    if (
-        trajectory is None
-        or trajectory.organisation_id != actor.organisation_id
-        or not is_assigned_coach(session, actor, trajectory.professional_id)
-    ):
-        raise NotFound()
+    trajectory = coached_trajectory(session, actor, trajectory_id)
     target = form.get("target")
     session_id = parse_id(target[8:]) if target.startswith("session-") else None
     entry_id = parse_id(target[6:]) if target.startswith("diary-") else None
@@ -795,13 +794,7 @@ def schedule(
     from app.models import utcnow
     from app.reminders.scheduling import parse_appointment, schedule_session
 
-    trajectory = session.get(Trajectory, trajectory_id)
-    if (
-        trajectory is None
-        or trajectory.organisation_id != actor.organisation_id
-        or not is_assigned_coach(session, actor, trajectory.professional_id)
-    ):
-        raise NotFound()
+    trajectory = coached_trajectory(session, actor, trajectory_id)
     chosen = form.get("schedule_session")
     target = session.get(ReflectionSession, int(chosen)) if chosen.isdigit() else None
     try:
@@ -834,13 +827,7 @@ def schedule(
 def summary(
     request: Request, session: SessionDep, actor: CoachActor, form: FormDep, trajectory_id: Id
 ) -> Response:
-    trajectory = session.get(Trajectory, trajectory_id)
-    if (
-        trajectory is None
-        or trajectory.organisation_id != actor.organisation_id
-        or not is_assigned_coach(session, actor, trajectory.professional_id)
-    ):
-        raise NotFound()
+    trajectory = coached_trajectory(session, actor, trajectory_id)
     try:
         service.save_summary(session, trajectory=trajectory, text=form.get("summary"))
     except InvalidInput as exc:

@@ -84,6 +84,16 @@ def trajectory_for_coach(
     return trajectory, relationship, professional, bool(assigned)
 
 
+def coached_trajectory(session: Session, actor: Actor, trajectory_id: int) -> Trajectory:
+    """A trajectory of a professional the actor coaches (one query), or 404."""
+    trajectory, _relationship, _professional, assigned = trajectory_for_coach(
+        session, actor, trajectory_id
+    )
+    if not assigned:
+        raise NotFound()
+    return trajectory
+
+
 def own_relationship(session: Session, actor: Actor, relationship_id: int) -> FocusRelationship:
     """A focus relationship of the actor themselves, or 404."""
     relationship = session.get(FocusRelationship, relationship_id)
