@@ -47,6 +47,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Supervisor dashboard"
+from benchmarks.bench_database import use_database, wipe_postgres  # noqa: E402 - needs the path above
+
 SECRET_KEY = "dashboard-benchmark-secret-key-0123456789abcdef"  # noqa: S105 - throwaway
 TARGET_MS = 100.0
 TARGET_GROWTH = 1.5
@@ -79,33 +81,7 @@ class Run:
 
 
 def _use_database(url: str, data_dir: Path) -> None:
-    os.environ.update(
-        DYADE_DATABASE_URL=url,
-        DYADE_DATA_DIR=str(data_dir),
-        DYADE_ENVIRONMENT="test",
-        DYADE_SECRET_KEY=SECRET_KEY,
-    )
-    from app.config import get_settings
-    from app.db import get_engine
-
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-
-
-def _wipe_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(f"Refusing to wipe PostgreSQL database {name!r}: its name must say bench.")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    use_database(url, data_dir, secret_key=SECRET_KEY)
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -117,7 +93,7 @@ def run_one(url: str, data_dir: Path, database: str, size: str, runs: int) -> Ru
     """Fresh database, synthetic organisation, timed requests."""
     _use_database(url, data_dir)
     if url.startswith("postgresql"):
-        _wipe_postgres(url)
+        wipe_postgres(url)
     from fastapi.testclient import TestClient
     from sqlalchemy import event
     from sqlmodel import Session, select

@@ -58,6 +58,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script from anywhere: the app is importable
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Guided reflection: autosave and step page"
+from benchmarks.bench_database import use_database, wipe_postgres  # noqa: E402 - needs the path above
+
 SECRET_KEY = "reflection-benchmark-secret-key-0123456789abcdef"  # noqa: S105 - a throwaway key
 HOST = "127.0.0.1"
 TEXT_WINDOW = 4000  # characters of "typed" text sent per autosave, like a long answer
@@ -81,41 +83,14 @@ class SimulatedUser:
 
 
 def _use_database(url: str, data_dir: Path) -> None:
-    """Point the app's settings and engine at this database (both are cached per process)."""
-    os.environ.update(
-        DYADE_DATABASE_URL=url,
-        DYADE_DATA_DIR=str(data_dir),
-        DYADE_ENVIRONMENT="test",
-        DYADE_SECRET_KEY=SECRET_KEY,
-    )
-    from app.config import get_settings
-    from app.db import get_engine
-
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-
-
-def _wipe_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(f"Refusing to wipe PostgreSQL database {name!r}: its name must say bench.")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    use_database(url, data_dir, secret_key=SECRET_KEY)
 
 
 def prepare_database(url: str, data_dir: Path, users: int) -> list[SimulatedUser]:
     """A fresh, migrated database with one organisation and `users` professionals."""
     _use_database(url, data_dir)
     if url.startswith("postgresql"):
-        _wipe_postgres(url)
+        wipe_postgres(url)
     from sqlmodel import Session
 
     from app.auth.service import start_session
