@@ -648,6 +648,39 @@ def _allowed(
     return channel
 
 
+def _claim(item: Due, channel: str, now: datetime) -> Reminder:
+    """The row that says this reminder was sent: unique per person, kind and state."""
+    return Reminder(
+        organisation_id=item.organisation_id,
+        user_id=item.user_id,
+        kind=item.kind,
+        state_key=item.state_key,
+        channel=channel,
+        link=item.link,
+        created_at=now,
+    )
+
+
+def _write_reminder(
+    session: Session, reminder: Reminder, *, item: Due, user: User, deliver: bool
+) -> OutboxMessage | None:
+    """The reminder itself: an email (returned, and noted on the claim) or a notification."""
+    if reminder.channel == "email":
+        record = reminder_email(session, item=item, user=user, deliver=deliver)
+        session.flush()
+        reminder.outbox_message_id = record.id
+        return record
+    session.add(
+        Notification(
+            organisation_id=item.organisation_id,
+            user_id=item.user_id,
+            kind=f"reminder_{item.kind}",
+            link=item.link,
+        )
+    )
+    return None
+
+
 def _claim_and_send(
     engine: Engine, item: Due, user: User, channel: str, now: datetime, *, daily_limit: int
 ) -> str:
@@ -658,15 +691,7 @@ def _claim_and_send(
         session.exec(select(User.id).where(User.id == item.user_id).with_for_update()).first()
         # The claim comes before the checks, so that on SQLite the write lock is taken
         # and the checks see everything committed before it.
-        reminder = Reminder(
-            organisation_id=item.organisation_id,
-            user_id=item.user_id,
-            kind=item.kind,
-            state_key=item.state_key,
-            channel=channel,
-            link=item.link,
-            created_at=now,
-        )
+        reminder = _claim(item, channel, now)
         session.add(reminder)
         try:
             session.flush()
@@ -680,20 +705,7 @@ def _claim_and_send(
         if sent[item.user_id] > daily_limit:  # this claim included
             session.rollback()
             return "deferred"
-        record = None
-        if channel == "email":
-            record = reminder_email(session, item=item, user=user, deliver=False)
-            session.flush()
-            reminder.outbox_message_id = record.id
-        else:
-            session.add(
-                Notification(
-                    organisation_id=item.organisation_id,
-                    user_id=item.user_id,
-                    kind=f"reminder_{item.kind}",
-                    link=item.link,
-                )
-            )
+        record = _write_reminder(session, reminder, item=item, user=user, deliver=False)
         session.commit()
         if record is not None and get_settings().smtp_host:
             # Delivered after the claim is committed: a crash in between leaves an unsent
@@ -764,30 +776,10 @@ def send_now(session: Session, *, item: Due, user: User) -> bool:
         return False
     try:
         with session.begin_nested():
-            reminder = Reminder(
-                organisation_id=item.organisation_id,
-                user_id=item.user_id,
-                kind=item.kind,
-                state_key=item.state_key,
-                channel=channel,
-                link=item.link,
-                created_at=now,
-            )
+            reminder = _claim(item, channel, now)
             session.add(reminder)
     except IntegrityError:
         return False
-    if channel == "email":
-        record = reminder_email(session, item=item, user=user, deliver=True)
-        session.flush()
-        reminder.outbox_message_id = record.id
-    else:
-        session.add(
-            Notification(
-                organisation_id=item.organisation_id,
-                user_id=item.user_id,
-                kind=f"reminder_{item.kind}",
-                link=item.link,
-            )
-        )
-    session.add(reminder)
+    # In a request, the email goes out once the request has committed (app.mail).
+    _write_reminder(session, reminder, item=item, user=user, deliver=True)
     return True
