@@ -20,10 +20,10 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote
 
-import anyio
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from anyio.from_thread import start_blocking_portal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -860,9 +860,12 @@ def test_mail_from_a_request_that_rolls_back_is_never_sent(smtp_inbox: Inbox, ca
                 else:
                     session.rollback()
 
-    anyio.run(functools.partial(request, commit=False, to="weg@anker.example"))
-    assert smtp_inbox.messages == []
-    anyio.run(functools.partial(request, commit=True, to="wel@anker.example"))
+    # In an event loop of its own thread: the browser tests' Playwright keeps one running
+    # in this one.
+    with start_blocking_portal() as portal:
+        portal.call(functools.partial(request, commit=False, to="weg@anker.example"))
+        assert smtp_inbox.messages == []
+        portal.call(functools.partial(request, commit=True, to="wel@anker.example"))
     assert [recipients for recipients, _ in smtp_inbox.messages] == [["wel@anker.example"]]
 
 
