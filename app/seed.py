@@ -51,18 +51,24 @@ DEMO = (
             DemoPerson("leerkracht4", "Joris Mulder", (P,), "en"),
             DemoPerson("pm1", "Lotte de Boer", (P,)),
             DemoPerson("ib1", "Ruben Dekker", (P,)),
+            # Part-way through the programme (app/seed_progress.py); no browser test uses them.
+            DemoPerson("leerkracht5", "Eva Janssen", (P,)),
+            DemoPerson("leerkracht6", "Thomas de Wit", (P,)),
             DemoPerson("directie", "Ingrid Meijer", (S,)),
         ),
         coaching=(
             ("leerkracht1", "coach1"),
             ("leerkracht2", "coach1"),
             ("leerkracht3", "coach1"),
+            ("leerkracht5", "coach1"),
+            ("leerkracht6", "coach1"),
             ("leerkracht4", "coach2"),
             ("pm1", "coach2"),
             ("ib1", "coach2"),
         ),
         teams=(
-            ("Groep 3-4", "Noord", ("leerkracht1", "leerkracht2", "pm1")),
+            ("Groep 3-4", "Noord", ("leerkracht1", "leerkracht2", "pm1", "leerkracht6")),
+            ("Groep 5-6", "Noord", ("leerkracht5",)),
             ("Groep 7-8", "Zuid", ("leerkracht3", "leerkracht4")),
             ("Intern begeleiders", "", ("ib1",)),
         ),
@@ -154,6 +160,10 @@ def seed_demo(session: Session) -> list[tuple[str, str, str]]:
                 )
         session.flush()
         summary.recount_accounts(session, organisation_id=organisation.id)
+        if org.slug == "de-regenboog":
+            from app.seed_progress import add_demo_progress
+
+            add_demo_progress(session, organisation.id, users)
     return logins
 
 
