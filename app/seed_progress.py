@@ -164,7 +164,13 @@ def add_demo_progress(session: Session, organisation_id: int, users: dict[str, U
 
 
 def _actor(user: User, role: Role) -> Actor:
-    return Actor.for_user(user, roles=frozenset({role}), session_id=0, session_token_hash="")
+    """The person as the services see them, without a login session (there is none)."""
+    return Actor.for_user(
+        user,
+        roles=frozenset({role}),
+        session_id=0,
+        session_token_hash="",  # nosec B106 - not a password: there is no login session
+    )
 
 
 def _start(
