@@ -191,8 +191,7 @@ def _start(
 
 def _eva(session: Session, eva: User, coach_user: User) -> None:
     actor, coach = _actor(eva, Role.professional), _actor(coach_user, Role.coach)
-    values = {"pseudonym": "Milan", "sector": "education", "age_band": "8-11"}
-    values["setting"] = "groep 6"
+    values = {"pseudonym": "Milan", "sector": "education", "age_band": "8-11", "setting": "groep 6"}
     trajectory, sessions = _start(session, actor, values, EVA_START)
     intake, interview, reflection_session, _consolidation, post = sessions[:5]
 
@@ -243,7 +242,7 @@ def _eva(session: Session, eva: User, coach_user: User) -> None:
             session,
             trajectory=trajectory,
             values={
-                "occurred_on": (_today() - timedelta(days=EVA_START - days)).isoformat(),
+                "occurred_on": (diary.local_today() - timedelta(days=EVA_START - days)).isoformat(),
                 "how_it_went": str(rating),
                 "what_i_did": text,
             },
@@ -367,7 +366,7 @@ def _diary(session: Session, trajectory: Trajectory, *, up_to: int) -> None:
         ).all()
     )
     for days, valence, what, feelings, behaviour in DIARY:
-        day = _today() - timedelta(days=EVA_START - days)
+        day = diary.local_today() - timedelta(days=EVA_START - days)
         if days > up_to or day in done:
             continue
         fields = {
@@ -423,34 +422,27 @@ def _moved_session(
         )
     _move(rows, days)
     # The next session's suggested date follows from this one's new date.
-    later = [
-        s for s in reflection.trajectory_sessions(session, trajectory) if s.completed_at is None
-    ]
-    for item in later:
-        item.suggested_date = None
-    reflection.refresh_statuses(
-        reflection.programme_of(trajectory),
-        reflection.trajectory_sessions(session, trajectory),
-        today=_today(),
-    )
+    sessions = reflection.trajectory_sessions(session, trajectory)
+    for item in sessions:
+        if item.completed_at is None:
+            item.suggested_date = None
+    programme = reflection.programme_of(trajectory)
+    reflection.refresh_statuses(programme, sessions, today=diary.local_today())
     session.flush()
 
 
 def _move(rows: Iterable[SQLModel], days_ago: int) -> None:
     """Move every moment a row holds from today to `days_ago` days ago."""
     delta = timedelta(days=days_ago)
+    now, today = utcnow(), diary.local_today()
     for row in rows:
         for column in row.__table__.columns:  # type: ignore[attr-defined]
             value = getattr(row, column.name)
             # Only what was written just now: a moment moved before stays where it is.
-            recent = isinstance(value, datetime) and utcnow() - value < timedelta(hours=1)
+            recent = isinstance(value, datetime) and now - value < timedelta(hours=1)
             if recent or (
                 type(value) is date
                 and column.name == "suggested_date"
-                and value >= _today() - timedelta(days=1)
+                and value >= today - timedelta(days=1)
             ):
                 setattr(row, column.name, value - delta)
-
-
-def _today() -> date:
-    return diary.local_today()
