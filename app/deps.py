@@ -236,7 +236,10 @@ def load_actor(session: SessionDep, token: str | None) -> Actor | None:
 
 
 async def authenticate(request: Request, session: SessionDep) -> Actor | None:
-    """Resolve the login session; routes not marked public require one."""
+    """Resolve the login session, and check the CSRF token of a state change.
+
+    The app-wide dependency: routes not marked public require a login.
+    """
     # Async so that the locale set below lives in the request's own context (a sync
     # dependency runs in a worker thread whose context changes are thrown away).
     endpoint = request.scope.get("endpoint")
@@ -268,6 +271,8 @@ async def authenticate(request: Request, session: SessionDep) -> Actor | None:
         state["csrf_token"] = csrf_token_for("a:" + anon)
         if not getattr(endpoint, "__dyade_public__", False):
             raise LoginRequired()
+    if request.method not in SAFE_METHODS:
+        await _check_csrf(request, actor)
     return actor
 
 
@@ -284,12 +289,8 @@ def _same_origin(request: Request) -> bool:
     return f"{parts.scheme}://{parts.netloc}" in own
 
 
-async def csrf_protect(
-    request: Request, actor: Annotated[Actor | None, Depends(authenticate)]
-) -> None:
+async def _check_csrf(request: Request, actor: Actor | None) -> None:
     """Reject state-changing requests without this session's CSRF token, or from another site."""
-    if request.method in SAFE_METHODS:
-        return
     if getattr(request.scope.get("endpoint"), "__dyade_signed_link__", False):
         return
     if actor is None and getattr(
@@ -320,9 +321,14 @@ async def csrf_protect(
 OptionalActor = Annotated[Actor | None, Depends(authenticate)]
 
 
-async def current_actor(actor: OptionalActor) -> Actor:
+async def current_actor(request: Request) -> Actor:
     """The logged-in actor (authenticate already refused anonymous requests)."""
+    # Read from the request, not through Depends(authenticate): FastAPI solves a cached
+    # dependency's own dependencies again on every use, and authenticate, the app-wide
+    # dependency, always runs first (app dependencies come before the route's). Should it
+    # ever not have run, there is no actor here, and the request is refused.
     # Async although it waits for nothing: a sync dependency costs a trip to the thread pool.
+    actor = request.scope.get("state", {}).get("actor")
     if actor is None:
         raise LoginRequired()
     return actor

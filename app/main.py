@@ -26,7 +26,7 @@ from app.coaching.report_routes import router as report_router
 from app.coaching.routes import router as coaching_router
 from app.config import describe_problems, get_settings
 from app.dashboards.routes import router as dashboards_router
-from app.deps import csrf_protect
+from app.deps import authenticate
 from app.errors import CsrfFailed, DomainError, LoginRequired, TwoFactorEnrolmentRequired
 from app.home.routes import router as home_router
 from app.htmx import is_htmx, redirect
@@ -180,7 +180,8 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Dyade",
         lifespan=lifespan,
-        dependencies=[Depends(csrf_protect)],
+        # Every route: the login check and, for a state change, the CSRF check.
+        dependencies=[Depends(authenticate)],
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
