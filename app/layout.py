@@ -75,9 +75,10 @@ def main_menu(
         if item.href == _MESSAGES:
             unread = unread_messages()
             if unread:
+                new = i18n.markup(N_("new"))  # outside the f-string, where Babel finds it
                 label += Markup(  # noqa: S704 - a number and our catalogue # nosec B704
                     f' <span class="badge">{int(unread)}<span class="visually-hidden"> '
-                    f"{i18n.markup(N_('new'))}</span></span>"
+                    f"{new}</span></span>"
                 )
         items.append(f'<li><a href="{item.href}"{marked}>{label}</a></li>')
     return Markup("\n".join(items))  # noqa: S704 - escaped or ours # nosec B704
@@ -104,11 +105,12 @@ def header_tools(actor: Any, path: str, query: str, csrf_token: str, locale: str
         "</form>",
     ]
     if actor:
+        log_out = i18n.markup(N_("Log out"))  # outside the f-string, where Babel finds it
         parts += [
             f'<a class="account-link" href="/account">{escape(actor.display_name)}</a>',
             '<form method="post" action="/logout">',
             csrf,
-            f'<button type="submit" class="link-button">{i18n.markup(N_("Log out"))}</button>',
+            f'<button type="submit" class="link-button">{log_out}</button>',
             "</form>",
         ]
     return Markup("\n".join(parts))  # noqa: S704 - escaped or ours # nosec B704

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import tokenize
+from pathlib import Path
+
 from app import i18n
 from app.i18n_tools import extract_messages, missing_translations
 from tests.conftest import Cast, Client
@@ -16,6 +20,23 @@ def test_extraction_finds_template_and_code_messages() -> None:
     ids = {m.id for m in extract_messages() if m.id}
     assert "Log in to Dyade" in ids  # a template
     assert "That email address and password do not match." in ids  # Python code
+
+
+def test_no_message_is_marked_inside_an_f_string() -> None:
+    """Babel does not look inside f-strings: a message marked there drops out of the
+    catalogue at the next update, and the page shows it in English."""
+    marked = re.compile(r"\b(?:_|N_|gettext|ngettext)\(")
+    hidden = []
+    for path in sorted(Path(i18n.__file__).parent.rglob("*.py")):
+        with path.open("rb") as source:
+            for token in tokenize.tokenize(source.readline):
+                prefix = token.string[:3].lower()
+                is_f_string = (
+                    token.type == tokenize.STRING and "f" in prefix.split("'")[0].split('"')[0]
+                )
+                if is_f_string and marked.search(token.string):
+                    hidden.append(f"{path.name}:{token.start[0]}")
+    assert hidden == []
 
 
 def test_placeholders_survive_translation() -> None:

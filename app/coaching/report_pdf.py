@@ -211,7 +211,7 @@ def report_pdf(
             if point.change is not None:
                 change = label("change", point.change.classification.value)
                 change += f" (RC {number(point.change.rc, 2)}"
-                change += f", {_('provisional')})" if point.change.provisional else ")"
+                change += ", " + _("provisional") + ")" if point.change.provisional else ")"
             rows.append([label("phase", point.phase), number(point.value), change])
         table(rows, (50, 30, 94))
         paragraph(item.change.reading, size=9, style="I")

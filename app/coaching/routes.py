@@ -334,8 +334,10 @@ def _narratives(
             f'<div class="side-by-side">\n  <h4>{escape(title)}</h4>\n'
             f'  <div class="columns">\n{cells}\n  </div>\n</div>'
         )
-    by_coach = f' <span class="tag">{i18n.markup(N_("typed by the coach"))}</span>'
-    draft = f' <span class="tag">{i18n.markup(N_("draft"))}</span>'
+    # The messages outside the f-strings, where Babel finds them.
+    by_coach_word, draft_word = i18n.markup(N_("typed by the coach")), i18n.markup(N_("draft"))
+    by_coach = f' <span class="tag">{by_coach_word}</span>'
+    draft = f' <span class="tag">{draft_word}</span>'
     answer_of: dict[tuple[int | None, str], Any] = {
         (answer.session_id, answer.step_key): answer for answer in view.answers
     }

@@ -110,7 +110,7 @@ def personal_data_pdf(data: PersonalData, *, locale: Locale) -> bytes:
             heading(f"{s.title} ({label('session_status', s.session.status)})", size=11)
             for a in s.answers:
                 title = s.step_titles.get(a.step_key, a.step_key)
-                draft = f" ({_('draft')})" if a.submitted_at is None else ""
+                draft = " (" + _("draft") + ")" if a.submitted_at is None else ""
                 line(f"{title}{draft}", style="B", size=10)
                 if a.words:
                     line(" · ".join(w for w in a.words if w))
@@ -150,10 +150,10 @@ def personal_data_pdf(data: PersonalData, *, locale: Locale) -> bytes:
         if item.consents:
             heading(_("Consent"), size=11)
             for record in item.consents:
+                given = _("given") if record.given else _("withdrawn")
+                version = _("wording version %(n)s", n=record.wording_version)
                 line(
-                    f"{when(record.recorded_at)}: {_purpose(record.purpose)} - "
-                    f"{_('given') if record.given else _('withdrawn')} "
-                    f"({_('wording version %(n)s', n=record.wording_version)})",
+                    f"{when(record.recorded_at)}: {_purpose(record.purpose)} - {given} ({version})",
                     size=9,
                 )
 

@@ -403,12 +403,14 @@ def _frame(
         )
     note = ""
     if required and not all_required:
-        note = f' <span class="required-note">({i18n.markup(N_("required"))})</span>'
+        required_word = i18n.markup(N_("required"))  # outside the f-string, where Babel finds it
+        note = f' <span class="required-note">({required_word})</span>'
     error_html = ""
     if error:
+        error_word = i18n.markup(N_("Error:"))  # outside the f-string, where Babel finds it
         error_html = (
             f'\n  <p class="field-error" id="{anchor}-error"><span class="visually-hidden">'
-            f"{i18n.markup(N_('Error:'))}</span> {escape(error)}</p>"
+            f"{error_word}</span> {escape(error)}</p>"
         )
     status = ""
     if saves:

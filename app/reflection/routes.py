@@ -363,7 +363,8 @@ def _step_dots(steps: list[StepState], current: str, session_id: int, locale: Lo
     function calls, and this is the page's only loop apart from the questions. Every value
     is escaped; the messages come from our own catalogue, trusted as Jinja's gettext is.
     """
-    done = f'<span class="visually-hidden"> ({i18n.markup(N_("done"))})</span>'
+    done_word = i18n.markup(N_("done"))  # outside the f-string, where Babel finds it
+    done = f'<span class="visually-hidden"> ({done_word})</span>'
     # Translated once; each step fills in only its number (an int, nothing to escape).
     step_number = i18n.gettext(N_("Step %(n)s:"))
     items = []
