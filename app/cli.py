@@ -140,6 +140,7 @@ def cmd_programmes(args: argparse.Namespace) -> int:
 def cmd_reminders(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from app.mail import retry_unsent
     from app.reminders.service import run_reminders
 
     _settings_or_exit()
@@ -153,6 +154,11 @@ def cmd_reminders(args: argparse.Namespace) -> int:
         now = now if now.tzinfo else now.replace(tzinfo=UTC)
     report = run_reminders(now=now)
     print(report.summary())
+    # Mail is retried by the real clock (--now is for the reminders): the time a message
+    # may be retried was set by the real clock when it was written.
+    sent, failed = retry_unsent()
+    if sent or failed:
+        print(f"Mail retried: {sent} sent, {failed} failed again.")
     return 1 if report.failed else 0
 
 
@@ -340,9 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = retention_sub.add_parser("run", help="delete what is due (or list it with --dry-run)")
     run.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     run.set_defaults(func=cmd_retention)
-    reminders = sub.add_parser("reminders", help="send the reminders that are due")
+    reminders = sub.add_parser(
+        "reminders", help="send the reminders that are due, and retry undelivered mail"
+    )
     reminders_sub = reminders.add_subparsers(dest="reminders_command", required=True)
-    run = reminders_sub.add_parser("run", help="send every due reminder once (for cron)")
+    run = reminders_sub.add_parser(
+        "run", help="send every due reminder once, and retry undelivered mail (for cron)"
+    )
     run.add_argument("--now", default="", help="pretend it is this moment (UTC), for testing")
     run.set_defaults(func=cmd_reminders)
     synth = sub.add_parser(

@@ -8,14 +8,16 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import i18n
 from app.config import get_settings
@@ -29,6 +31,23 @@ log = logging.getLogger(__name__)
 # has an account. The messages are queued on the session and handed to the request once
 # its transaction commits, so a request that fails sends nothing.
 _UNSENT = "dyade_unsent_mail"
+
+# Whoever writes a message delivers it (after the response, after the caller's commit, or
+# at once); the retry job (`retry_unsent`) delivers what they did not: the process stopped
+# before it could, or the mail server refused or could not be reached.
+#: How long the writer has to deliver a message before the retry job may.
+DELIVERY_LEASE = timedelta(minutes=5)
+#: The wait after each failed attempt; after the last one the message is given up (its
+#: error stays in the outbox).
+RETRY_AFTER = (
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=4),
+)
+MAX_ATTEMPTS = len(RETRY_AFTER) + 1
+#: Older messages are not tried again: the links in them (a password reset) have expired.
+RETRY_WITHIN = timedelta(days=1)
 _after_response: ContextVar[list[int] | None] = ContextVar("dyade_mail_after", default=None)
 
 
@@ -107,6 +126,7 @@ def send_mail(
     recorded; call deliver_message() after the caller has committed. In a request (see
     `delivered_after_response`) it is sent after the response, if the request commits.
     """
+    smtp = bool(get_settings().smtp_host)
     record = OutboxMessage(
         organisation_id=organisation_id,
         to_address=to,
@@ -115,9 +135,10 @@ def send_mail(
         body_html=html,
         headers=dict(headers or {}),
         attachments=list(attachments or []),
+        next_attempt_at=utcnow() + DELIVERY_LEASE if smtp else None,
     )
     session.add(record)
-    if deliver and get_settings().smtp_host:
+    if deliver and smtp:
         if _after_response.get() is not None:
             session.info.setdefault(_UNSENT, []).append(record)
         else:
@@ -126,17 +147,84 @@ def send_mail(
 
 
 def deliver_message(record: OutboxMessage) -> None:
-    """Send a recorded message by SMTP (when configured) and note the outcome on it."""
+    """Send a recorded message by SMTP (when configured) and note the outcome on it.
+
+    A failure is noted with when the retry job may try again (none after the last try).
+    """
     if not get_settings().smtp_host:
         return
+    record.attempts += 1
     try:
         _deliver(build_message(record))
-        record.sent_at = utcnow()
-        record.error = ""
     except (OSError, smtplib.SMTPException) as exc:
         # The person still gets a clear screen; the admin sees the failure in the outbox.
-        log.warning("Email to %s failed: %s", record.to_address, exc)
-        record.error = str(exc)[:500]
+        log.warning("Email to %s failed (attempt %s): %s", record.to_address, record.attempts, exc)
+        _note_failure(record, exc)
+    else:
+        record.sent_at = utcnow()
+        record.error = ""
+        record.next_attempt_at = None
+
+
+def _note_failure(record: OutboxMessage, exc: BaseException) -> None:
+    record.error = str(exc)[:500] or type(exc).__name__
+    record.next_attempt_at = (
+        utcnow() + RETRY_AFTER[record.attempts - 1] if record.attempts < MAX_ATTEMPTS else None
+    )
+
+
+def retry_unsent(*, engine: Engine | None = None, now: datetime | None = None) -> tuple[int, int]:
+    """Deliver the messages whose turn for a retry has come: (sent, failed again).
+
+    Safe to run in several processes at once: each message is claimed with one UPDATE
+    (moving its next attempt a lease ahead) before it is sent, so only one of them sends it.
+    """
+    if not get_settings().smtp_host:
+        return 0, 0
+    from app.db import get_engine
+
+    engine = engine or get_engine()
+    now = now or utcnow()
+    sent = failed = 0
+    with Session(engine, expire_on_commit=False) as session:
+        due = session.exec(
+            select(OutboxMessage.id)
+            .where(
+                col(OutboxMessage.sent_at).is_(None),
+                col(OutboxMessage.next_attempt_at) <= now,
+                col(OutboxMessage.created_at) > now - RETRY_WITHIN,
+            )
+            .order_by(col(OutboxMessage.next_attempt_at))
+        ).all()
+        session.rollback()
+        for message_id in due:
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == message_id,
+                    col(OutboxMessage.sent_at).is_(None),
+                    col(OutboxMessage.next_attempt_at) <= now,
+                )
+                .values(next_attempt_at=now + DELIVERY_LEASE)
+            )
+            session.commit()
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                continue  # another process took it
+            record = session.get(OutboxMessage, message_id)
+            if record is None:
+                continue
+            try:
+                deliver_message(record)
+            except Exception as exc:
+                # A message that cannot even be built must not hold up the ones after it.
+                log.exception("Email %s could not be sent", message_id)
+                _note_failure(record, exc)
+            session.commit()
+            if record.sent_at is not None:
+                sent += 1
+            else:
+                failed += 1
+    return sent, failed
 
 
 def build_message(record: OutboxMessage) -> EmailMessage:

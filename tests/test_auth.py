@@ -995,3 +995,186 @@ def test_an_anonymous_visitor_can_choose_english(client: Client) -> None:
     page = client.get("/login")
     assert '<html lang="en">' in page.text
     assert "Log in to Dyade" in page.text
+
+
+# Mail that was not delivered: the retry job (app.mail.retry_unsent)
+
+
+def write_mail(to: str, cast: Cast, *, deliver: bool) -> int:
+    """A message written and committed outside a request, as a command or the job does."""
+    with Session(get_engine()) as session:
+        record = mail.send_mail(
+            session,
+            to=to,
+            subject="Uitnodiging",
+            text="Hallo",
+            organisation_id=cast.org.id,
+            deliver=deliver,
+        )
+        session.commit()
+        assert record.id is not None
+        return record.id
+
+
+def stored(db: Session, message_id: int) -> OutboxMessage:
+    record = fresh(db).get(OutboxMessage, message_id)
+    assert record is not None
+    return record
+
+
+def test_mail_whose_process_stopped_before_sending_it_goes_out_with_the_next_run(
+    smtp_inbox: Inbox, cast: Cast, db: Session
+) -> None:
+    # deliver=False and no delivery afterwards: as if the process stopped after the commit.
+    message_id = write_mail("nina@anker.example", cast, deliver=False)
+
+    # Within the lease the writer may still be sending it: the job leaves it alone.
+    assert mail.retry_unsent(now=utcnow()) == (0, 0)
+    assert smtp_inbox.messages == []
+
+    later = utcnow() + mail.DELIVERY_LEASE + timedelta(seconds=1)
+    assert mail.retry_unsent(now=later) == (1, 0)
+    assert [recipients for recipients, _ in smtp_inbox.messages] == [["nina@anker.example"]]
+    record = stored(db, message_id)
+    assert record.sent_at is not None and record.next_attempt_at is None
+    assert record.attempts == 1
+
+    # Sent is sent: later runs do not send it again.
+    assert mail.retry_unsent(now=later + timedelta(days=1)) == (0, 0)
+    assert len(smtp_inbox.messages) == 1
+
+
+def test_failed_mail_is_tried_again_later_and_arrives_once_the_server_is_back(
+    monkeypatch: pytest.MonkeyPatch, cast: Cast, db: Session
+) -> None:
+    port = free_port()
+    use_smtp(monkeypatch, port)  # nothing listens there yet
+    message_id = write_mail("nina@anker.example", cast, deliver=True)
+    record = stored(db, message_id)
+    assert record.sent_at is None and record.attempts == 1 and record.error != ""
+    assert record.next_attempt_at is not None
+    first_wait = record.next_attempt_at - utcnow()
+    assert mail.RETRY_AFTER[0] - timedelta(minutes=1) < first_wait <= mail.RETRY_AFTER[0]
+
+    # Not before its time.
+    assert mail.retry_unsent(now=record.next_attempt_at - timedelta(seconds=1)) == (0, 0)
+    assert mail.retry_unsent(now=record.next_attempt_at) == (0, 1)
+    record = stored(db, message_id)
+    assert record.attempts == 2
+    assert record.next_attempt_at is not None
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert mail.retry_unsent(now=record.next_attempt_at) == (1, 0)
+    finally:
+        controller.stop()
+    assert [recipients for recipients, _ in inbox.messages] == [["nina@anker.example"]]
+    record = stored(db, message_id)
+    assert record.sent_at is not None and record.error == "" and record.attempts == 3
+
+
+def test_failed_mail_waits_longer_each_time_and_is_given_up_after_the_last_try(
+    monkeypatch: pytest.MonkeyPatch, cast: Cast, db: Session
+) -> None:
+    use_smtp(monkeypatch, free_port())  # nothing listens there
+    message_id = write_mail("nina@anker.example", cast, deliver=True)
+    waits = []
+    for _ in range(mail.MAX_ATTEMPTS - 1):
+        due = stored(db, message_id).next_attempt_at
+        assert due is not None
+        assert mail.retry_unsent(now=due) == (0, 1)
+        after = stored(db, message_id).next_attempt_at
+        if after is not None:
+            waits.append(after - utcnow())
+    record = stored(db, message_id)
+    assert record.attempts == mail.MAX_ATTEMPTS
+    assert record.next_attempt_at is None  # given up; the error stays for the admin
+    assert record.error != "" and record.sent_at is None
+    # Each wait is the next one of RETRY_AFTER (measured from now, so a little less).
+    assert [round(w / timedelta(minutes=1)) for w in waits] == [
+        round(w / timedelta(minutes=1)) for w in mail.RETRY_AFTER[1:]
+    ]
+    assert mail.retry_unsent(now=utcnow() + timedelta(hours=23)) == (0, 0)
+
+
+def test_a_second_run_while_the_first_is_sending_does_not_send_the_message_again(
+    smtp_inbox: Inbox, monkeypatch: pytest.MonkeyPatch, cast: Cast
+) -> None:
+    write_mail("nina@anker.example", cast, deliver=False)
+    later = utcnow() + mail.DELIVERY_LEASE + timedelta(seconds=1)
+    deliver = mail._deliver
+    second_run: list[tuple[int, int]] = []
+
+    def deliver_while_another_process_runs_the_job(message: EmailMessage) -> None:
+        second_run.append(mail.retry_unsent(now=later))
+        deliver(message)
+
+    monkeypatch.setattr(mail, "_deliver", deliver_while_another_process_runs_the_job)
+
+    assert mail.retry_unsent(now=later) == (1, 0)
+    assert second_run == [(0, 0)]
+    assert len(smtp_inbox.messages) == 1
+
+
+def test_mail_older_than_a_day_is_not_tried_again(
+    smtp_inbox: Inbox, cast: Cast, db: Session
+) -> None:
+    message_id = write_mail("nina@anker.example", cast, deliver=False)
+    later = utcnow() + mail.RETRY_WITHIN + timedelta(minutes=1)
+
+    assert mail.retry_unsent(now=later) == (0, 0)
+    assert smtp_inbox.messages == []
+    assert stored(db, message_id).sent_at is None
+
+
+def test_without_a_mail_server_nothing_waits_for_a_retry(cast: Cast, db: Session) -> None:
+    message_id = write_mail("nina@anker.example", cast, deliver=True)
+
+    assert stored(db, message_id).next_attempt_at is None
+    assert mail.retry_unsent(now=utcnow() + timedelta(hours=1)) == (0, 0)
+
+
+def test_the_outbox_shows_how_often_a_message_was_tried_and_when_it_is_tried_next(
+    monkeypatch: pytest.MonkeyPatch, make_client: type[Client], cast: Cast, db: Session
+) -> None:
+    use_smtp(monkeypatch, free_port())  # nothing listens there
+    message_id = write_mail(cast.admin.email, cast, deliver=True)
+    due = stored(db, message_id).next_attempt_at
+    assert due is not None
+    mail.retry_unsent(now=due)
+    admin = make_client().login_as(cast.admin)
+
+    page = admin.get(f"/admin/outbox/{message_id}").text
+
+    assert "Probleem met bezorgen" in page
+    assert re.search(r"Keren geprobeerd te versturen</dt><dd>2<", page)
+    assert "Volgende poging" in page
+
+
+def test_a_message_that_cannot_be_built_does_not_hold_up_the_others(
+    smtp_inbox: Inbox, cast: Cast, db: Session
+) -> None:
+    with Session(get_engine()) as session:
+        broken = mail.send_mail(
+            session,
+            to="kapot@anker.example",
+            subject="Kapot",
+            text="Hallo",
+            organisation_id=cast.org.id,
+            attachments=[{"filename": "x.bin", "content_type": "image/png", "content": "?"}],
+            deliver=False,
+        )
+        session.commit()
+        broken_id = broken.id
+    assert broken_id is not None
+    good_id = write_mail("nina@anker.example", cast, deliver=False)
+    later = utcnow() + mail.DELIVERY_LEASE + timedelta(seconds=1)
+
+    assert mail.retry_unsent(now=later) == (1, 1)
+    assert [recipients for recipients, _ in smtp_inbox.messages] == [["nina@anker.example"]]
+    assert stored(db, good_id).sent_at is not None
+    record = stored(db, broken_id)
+    assert record.sent_at is None and record.error != "" and record.attempts == 1
+    assert record.next_attempt_at is not None and record.next_attempt_at > utcnow()

@@ -34,12 +34,13 @@ from app.models import (
     SessionStatus,
     Trajectory,
     User,
+    utcnow,
 )
 from app.reflection.service import save_relationship, start_trajectory
 from app.reminders.scheduler import ReminderScheduler, start_in_process_scheduler
 from app.reminders.service import RunReport, run_reminders, unsubscribe_token
 from tests.conftest import Cast, Client
-from tests.test_auth import Inbox, free_port, use_smtp
+from tests.test_auth import Inbox, free_port, use_smtp, write_mail
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_NARRATIVE = "Kiki gooide vandaag een stoel om"
@@ -654,3 +655,44 @@ def test_the_command_prints_what_it_did(
     assert main(["reminders", "run", "--now", "not a date"]) == 2
     with Session(get_engine()) as fresh:
         assert len(fresh.exec(select(Reminder)).all()) == 1
+
+
+def _stranded_mail(cast: Cast) -> int:
+    """A message written, committed and never sent, its writer's lease over."""
+    message_id = write_mail("nina@anker.example", cast, deliver=False)
+    with Session(get_engine()) as session:
+        record = session.get(OutboxMessage, message_id)
+        assert record is not None
+        record.next_attempt_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+    return message_id
+
+
+def test_the_command_also_sends_mail_that_was_not_delivered(
+    inbox: Inbox, capsys: pytest.CaptureFixture[str], cast: Cast
+) -> None:
+    from app.cli import main
+
+    _stranded_mail(cast)
+
+    assert main(["reminders", "run"]) == 0
+    assert "Mail retried: 1 sent, 0 failed again." in capsys.readouterr().out
+    assert [recipients for recipients, _ in inbox.messages] == [["nina@anker.example"]]
+
+
+def test_the_in_process_scheduler_also_sends_mail_that_was_not_delivered(
+    inbox: Inbox, cast: Cast
+) -> None:
+    message_id = _stranded_mail(cast)
+    scheduler = ReminderScheduler(interval_seconds=0.05)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not inbox.messages:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    assert [recipients for recipients, _ in inbox.messages] == [["nina@anker.example"]]
+    with Session(get_engine()) as fresh:
+        record = fresh.get(OutboxMessage, message_id)
+        assert record is not None and record.sent_at is not None

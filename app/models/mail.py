@@ -29,3 +29,10 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     error: str = Field(default="", max_length=500)
+    #: Delivery attempts made so far (app.mail.deliver_message).
+    attempts: int = 0
+    #: When the retry job (app.mail.retry_unsent) may try to deliver it; None when there is
+    #: nothing left to try: sent, given up, or no mail server configured. Set a few minutes
+    #: ahead when the message is written, so the job only picks up what its own sender did
+    #: not deliver (the process stopped first, or the mail server failed).
+    next_attempt_at: datetime | None = Field(default=None, index=True)

@@ -1,5 +1,7 @@
 """An optional in-process scheduler: runs the reminder job every few minutes in a thread.
 
+Each run also retries the email that was not delivered (app.mail.retry_unsent).
+
 Meant for the single-process default (`python -m app serve`). With cron or a systemd
 timer running `python -m app reminders run`, turn it off (DYADE_REMINDERS_IN_PROCESS=false).
 Several processes running it at once is harmless, only wasteful: the database lets each
@@ -32,6 +34,7 @@ class ReminderScheduler:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        from app.mail import retry_unsent
         from app.reminders.service import run_reminders
 
         # A short pause first, so that start-up (and migrations) finish before the first run.
@@ -42,6 +45,12 @@ class ReminderScheduler:
             except Exception:
                 # One bad run must not end the thread; the next run tries again.
                 log.exception("The reminder job failed")
+            try:
+                sent, failed = retry_unsent()
+                if sent or failed:
+                    log.info("Mail retried: %s sent, %s failed again", sent, failed)
+            except Exception:
+                log.exception("Retrying unsent mail failed")
             if self._stopped.wait(self.interval_seconds):
                 break
 

@@ -708,8 +708,8 @@ def _claim_and_send(
         record = _write_reminder(session, reminder, item=item, user=user, deliver=False)
         session.commit()
         if record is not None and get_settings().smtp_host:
-            # Delivered after the claim is committed: a crash in between leaves an unsent
-            # message in the outbox rather than a second email later.
+            # Delivered after the claim is committed. A crash in between leaves the message
+            # unsent in the outbox, and a later run's retry_unsent (app.mail) sends it.
             deliver_message(record)
             session.add(record)
             session.commit()
