@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import tokenize
 from pathlib import Path
@@ -26,15 +27,25 @@ def test_no_message_is_marked_inside_an_f_string() -> None:
     """Babel does not look inside f-strings: a message marked there drops out of the
     catalogue at the next update, and the page shows it in English."""
     marked = re.compile(r"\b(?:_|N_|gettext|ngettext)\(")
+    # Python 3.12 splits an f-string into tokens (FSTRING_START ... FSTRING_END); before,
+    # it is one STRING token.
+    f_start, f_end = getattr(tokenize, "FSTRING_START", -1), getattr(tokenize, "FSTRING_END", -1)
     hidden = []
     for path in sorted(Path(i18n.__file__).parent.rglob("*.py")):
         with path.open("rb") as source:
-            for token in tokenize.tokenize(source.readline):
-                prefix = token.string[:3].lower()
-                is_f_string = (
-                    token.type == tokenize.STRING and "f" in prefix.split("'")[0].split('"')[0]
-                )
-                if is_f_string and marked.search(token.string):
+            tokens = list(tokenize.tokenize(source.readline))
+        depth = 0
+        for token, following in itertools.pairwise(tokens):
+            if token.type == f_start:
+                depth += 1
+            elif token.type == f_end:
+                depth -= 1
+            elif depth and token.type == tokenize.NAME and following.string == "(":
+                if marked.match(token.string + "("):
+                    hidden.append(f"{path.name}:{token.start[0]}")
+            elif token.type == tokenize.STRING:
+                prefix = re.match(r"[A-Za-z]*", token.string)
+                if prefix and "f" in prefix.group().lower() and marked.search(token.string):
                     hidden.append(f"{path.name}:{token.start[0]}")
     assert hidden == []
 
