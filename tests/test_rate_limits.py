@@ -11,9 +11,17 @@ from sqlmodel import Session, select
 
 from app import ratelimit
 from app.config import get_settings
-from app.models import NarrativeAnswer, OutboxMessage, RateCounter
+from app.models import NarrativeAnswer, OutboxMessage, RateCounter, utcnow
 from tests.conftest import Cast, Client
 from tests.test_reflection import do_intake, start
+
+
+@pytest.fixture(autouse=True)
+def steady_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limits' clock stands still: windows are fixed, so requests made across a window's
+    end would be counted in two windows (and a test would pass or fail by the minute)."""
+    now = utcnow()
+    monkeypatch.setattr(ratelimit, "utcnow", lambda: now)
 
 
 def outbox_count(db: Session, address: str) -> int:
