@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -342,7 +344,10 @@ def test_autosave_stores_drafts_with_a_version(client: Client, cast: Cast, db: S
     first = client.post_form(url, {"text": "Eerste versie", "version": "0"})
     assert first.status_code == 200
     assert first.json()["version"] == 1
-    assert first.json()["message"].startswith("Opgeslagen om")
+    # The time of the save, as a clock in the Netherlands shows it.
+    saved = datetime.fromisoformat(first.json()["saved_at"])
+    local = saved.astimezone(ZoneInfo("Europe/Amsterdam"))
+    assert first.json()["message"] == f"Opgeslagen om {local:%H:%M}"
     second = client.post_form(url, {"text": "Tweede versie", "version": "1"})
     assert second.json()["version"] == 2
     answer = db.exec(select(NarrativeAnswer).where(NarrativeAnswer.step_key == "connected")).one()

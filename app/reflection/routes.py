@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from fastapi import APIRouter, Request
@@ -786,10 +786,11 @@ def autosave(
     )
 
 
-def _local_time(moment: Any) -> str:
-    from babel.dates import format_time
-
-    return format_time(moment, format="HH:mm", tzinfo=i18n.local_zone(), locale=i18n.get_locale())
+def _local_time(moment: datetime) -> str:
+    # "HH:mm" is the same in every locale: no need for Babel's pattern machinery here.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # stored times are UTC
+    return moment.astimezone(i18n.local_zone()).strftime("%H:%M")
 
 
 @router.get("/sessions/{session_id}/summary")

@@ -501,8 +501,11 @@ def save_draft(
                 return current  # the same first text arrived twice
             raise VersionConflict(current) from None
     _touch(reflection_session, trajectory, step.key)
-    session.add(reflection_session)
-    session.add(trajectory)
+    # Normally both were loaded by this session (readable_session), which then flushes what
+    # _touch changed; session.add would only walk their cascades again on every autosave.
+    for changed in (reflection_session, trajectory):
+        if changed not in session:
+            session.add(changed)
     session.flush()
     # The first save inserted the row: read it back as stored, like every later save.
     return answer if answer is not None else _current_answer(session, reflection_session, step)
