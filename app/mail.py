@@ -156,21 +156,24 @@ def deliver_message(record: OutboxMessage) -> None:
     record.attempts += 1
     try:
         _deliver(build_message(record))
-    except (OSError, smtplib.SMTPException) as exc:
+    except Exception as exc:
         # The person still gets a clear screen; the admin sees the failure in the outbox.
-        log.warning("Email to %s failed (attempt %s): %s", record.to_address, record.attempts, exc)
-        _note_failure(record, exc)
+        if isinstance(exc, OSError | smtplib.SMTPException):
+            log.warning(
+                "Email to %s failed (attempt %s): %s", record.to_address, record.attempts, exc
+            )
+        else:
+            # A message that cannot even be built: noted like any failure, so that it holds
+            # up neither the caller nor the messages after it.
+            log.exception("Email %s could not be sent", record.id)
+        record.error = str(exc)[:500] or type(exc).__name__
+        record.next_attempt_at = (
+            utcnow() + RETRY_AFTER[record.attempts - 1] if record.attempts < MAX_ATTEMPTS else None
+        )
     else:
         record.sent_at = utcnow()
         record.error = ""
         record.next_attempt_at = None
-
-
-def _note_failure(record: OutboxMessage, exc: BaseException) -> None:
-    record.error = str(exc)[:500] or type(exc).__name__
-    record.next_attempt_at = (
-        utcnow() + RETRY_AFTER[record.attempts - 1] if record.attempts < MAX_ATTEMPTS else None
-    )
 
 
 def retry_unsent(*, engine: Engine | None = None, now: datetime | None = None) -> tuple[int, int]:
@@ -213,12 +216,7 @@ def retry_unsent(*, engine: Engine | None = None, now: datetime | None = None) -
             record = session.get(OutboxMessage, message_id)
             if record is None:
                 continue
-            try:
-                deliver_message(record)
-            except Exception as exc:
-                # A message that cannot even be built must not hold up the ones after it.
-                log.exception("Email %s could not be sent", message_id)
-                _note_failure(record, exc)
+            deliver_message(record)
             session.commit()
             if record.sent_at is not None:
                 sent += 1
