@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, tuple_
 from sqlalchemy import select as sql_select
@@ -49,6 +50,82 @@ OPEN = (SessionStatus.open, SessionStatus.in_progress)
 DONE = (SessionStatus.completed, SessionStatus.reviewed, SessionStatus.skipped)
 
 
+# ------------------------------------------------------------------ rows read for display
+
+# The coach's pages read a trajectory's sessions, answers, questionnaires and diary as
+# plain rows, not ORM objects: they only show them, and a long trajectory's rows load
+# several times faster so (making and tracking an ORM object costs more than reading its
+# row). Each type's fields are columns of its table, by name, and its statements select
+# exactly these, in this order (`_columns`).
+
+
+class SessionRow(NamedTuple):
+    """A reflection session, read-only."""
+
+    id: int
+    trajectory_id: int
+    position: int
+    template_key: str
+    phase: str
+    status: str
+    current_step: str
+    suggested_date: date | None
+    scheduled_at: datetime | None
+    schedule_sequence: int
+    opened_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    last_activity_at: datetime | None
+
+
+class AnswerRow(NamedTuple):
+    """A narrative answer, read-only."""
+
+    id: int
+    session_id: int
+    step_key: str
+    text: str
+    words: list[str]
+    version: int
+    saved_at: datetime
+    submitted_at: datetime | None
+    coach_entered: bool
+
+
+class ResponseRow(NamedTuple):
+    """A questionnaire response with its scores, read-only."""
+
+    id: int
+    session_id: int
+    trajectory_id: int
+    step_key: str
+    phase: str
+    instrument_key: str
+    instrument_version: int
+    scores: dict[str, Any]
+    completed_at: datetime | None
+
+
+class DiaryRow(NamedTuple):
+    """A diary moment, read-only."""
+
+    id: int
+    trajectory_id: int
+    occurred_on: date
+    phase: str
+    instrument_version: int
+    values: dict[str, Any]
+
+
+def _columns(model: Any, row: type[tuple[Any, ...]]) -> list[Any]:
+    """The model's columns named by the row type's fields, in the same order."""
+    return [getattr(model, name) for name in row._fields]  # type: ignore[attr-defined]
+
+
+_SESSION_COLUMNS = _columns(ReflectionSession, SessionRow)
+_RESPONSE_COLUMNS = _columns(InstrumentResponse, ResponseRow)
+
+
 # ------------------------------------------------------------------ change over time
 
 
@@ -81,12 +158,12 @@ class SubscaleSeries:
 
 
 def subscale_series(
-    responses: list[InstrumentResponse],
-    positions: dict[int, ReflectionSession],
+    responses: list[ResponseRow],
+    positions: dict[int, SessionRow],
     baseline_rows: dict[tuple[str, int], list[Any]] | None = None,
 ) -> list[SubscaleSeries]:
     """Every subscale's scores across sessions, each later point compared with the first."""
-    by_instrument: dict[str, list[InstrumentResponse]] = defaultdict(list)
+    by_instrument: dict[str, list[ResponseRow]] = defaultdict(list)
     for response in sorted(responses, key=lambda r: positions[r.session_id].position):
         if response.completed_at is not None:
             by_instrument[response.instrument_key].append(response)
@@ -111,7 +188,7 @@ def subscale_series(
                     )
                 owner = positions[response.session_id]
                 points.append(
-                    MeasurePoint(owner.id or 0, owner.template_key, owner.phase, value, change)
+                    MeasurePoint(owner.id, owner.template_key, owner.phase, value, change)
                 )
             series.append(
                 SubscaleSeries(
@@ -129,7 +206,7 @@ def subscale_series(
 
 
 def organisation_baselines(
-    session: Session, *, organisation_id: int, responses: list[InstrumentResponse]
+    session: Session, *, organisation_id: int, responses: list[ResponseRow]
 ) -> dict[tuple[str, int], list[Any]]:
     """The organisation's complete baseline answers per instrument, for its own SD and alpha.
 
@@ -144,7 +221,7 @@ def organisation_baselines(
     # One query for every instrument, run even when nothing is wanted so that the count
     # stays fixed.
     params = {"organisation_id": organisation_id, "wanted": wanted}
-    for key, version, answers in session.execute(_BASELINES, params):
+    for key, version, answers in session.connection().execute(_BASELINES, params):
         rows[(key, version)].append(answers)
     return rows
 
@@ -253,13 +330,18 @@ def caseload(session: Session, *, actor: Actor, today: date | None = None) -> li
     )
     if not rows_by_trajectory:
         return rows
-    sessions = session.exec(
-        select(ReflectionSession)
-        .where(col(ReflectionSession.trajectory_id).in_(list(rows_by_trajectory)))
-        .order_by(col(ReflectionSession.trajectory_id), col(ReflectionSession.position))
-    ).all()
+    sessions = list(
+        map(
+            SessionRow._make,
+            session.execute(
+                sql_select(*_SESSION_COLUMNS)
+                .where(col(ReflectionSession.trajectory_id).in_(list(rows_by_trajectory)))
+                .order_by(col(ReflectionSession.trajectory_id), col(ReflectionSession.position))
+            ),
+        )
+    )
     stall_before = utcnow() - timedelta(days=STALL_DAYS)
-    positions = {s.id or 0: s for s in sessions}
+    positions = {s.id: s for s in sessions}
     for s in sessions:
         row = rows_by_trajectory[s.trajectory_id]
         row.total_sessions += 1
@@ -275,17 +357,22 @@ def caseload(session: Session, *, actor: Actor, today: date | None = None) -> li
                 )
             if touched is not None and touched < stall_before and "stalled" not in row.flags:
                 row.flags.append("stalled")
-    responses = session.exec(
-        select(InstrumentResponse).where(
-            col(InstrumentResponse.trajectory_id).in_(list(rows_by_trajectory)),
-            col(InstrumentResponse.completed_at).is_not(None),
+    responses = list(
+        map(
+            ResponseRow._make,
+            session.execute(
+                sql_select(*_RESPONSE_COLUMNS).where(
+                    col(InstrumentResponse.trajectory_id).in_(list(rows_by_trajectory)),
+                    col(InstrumentResponse.completed_at).is_not(None),
+                )
+            ),
         )
-    ).all()
-    grouped: dict[int, list[InstrumentResponse]] = defaultdict(list)
+    )
+    grouped: dict[int, list[ResponseRow]] = defaultdict(list)
     for response in responses:
         grouped[response.trajectory_id].append(response)
     baselines = organisation_baselines(
-        session, organisation_id=actor.organisation_id, responses=list(responses)
+        session, organisation_id=actor.organisation_id, responses=responses
     )
     for trajectory_id, items in grouped.items():
         row = rows_by_trajectory[trajectory_id]
@@ -335,10 +422,10 @@ class TrajectoryView:
     programme: ProgrammeDefinition
     professional: User
     relationship: FocusRelationship
-    sessions: list[ReflectionSession]
-    answers: list[NarrativeAnswer]
-    responses: list[InstrumentResponse]
-    diary: list[DiaryEntry]
+    sessions: list[SessionRow]
+    answers: list[AnswerRow]
+    responses: list[ResponseRow]
+    diary: list[DiaryRow]
     experiments: list[ExperimentLogEntry]
     codings: list[Coding]
     evidence: list[CodingEvidence]
@@ -346,10 +433,10 @@ class TrajectoryView:
     coaches: dict[int, str]
     series: list[SubscaleSeries] = field(default_factory=list)
 
-    def answers_by_step(self) -> dict[str, list[tuple[ReflectionSession, NarrativeAnswer]]]:
+    def answers_by_step(self) -> dict[str, list[tuple[SessionRow, AnswerRow]]]:
         """Answers to the same step key across sessions, in programme order."""
         by_session = {s.id: s for s in self.sessions}
-        found: dict[str, list[tuple[ReflectionSession, NarrativeAnswer]]] = defaultdict(list)
+        found: dict[str, list[tuple[SessionRow, AnswerRow]]] = defaultdict(list)
         for answer in self.answers:
             owner = by_session[answer.session_id]
             found[answer.step_key].append((owner, answer))
@@ -357,13 +444,13 @@ class TrajectoryView:
             items.sort(key=lambda pair: pair[0].position)
         return dict(found)
 
-    def repeated_steps(self) -> list[tuple[str, list[tuple[ReflectionSession, NarrativeAnswer]]]]:
+    def repeated_steps(self) -> list[tuple[str, list[tuple[SessionRow, AnswerRow]]]]:
         """Prompts answered in more than one session, to read side by side."""
         return [(k, v) for k, v in self.answers_by_step().items() if len(v) > 1]
 
     def diary_by_phase(self) -> list[DiaryPhaseSummary]:
         """Means, emotion frequencies and the share of hidden or faked feelings per phase."""
-        grouped: dict[str, list[DiaryEntry]] = defaultdict(list)
+        grouped: dict[str, list[DiaryRow]] = defaultdict(list)
         for entry in self.diary:
             grouped[entry.phase].append(entry)
         order: dict[str, int] = {t.phase: i for i, t in enumerate(self.programme.sessions)}
@@ -422,18 +509,20 @@ _PEOPLE = (
     .join(FocusRelationship, col(FocusRelationship.id) == bindparam("relationship_id"))
     .where(col(User.id) == bindparam("professional_id"))
 )
-# The sessions in order, each with its narrative answers (one row per answer).
+# The sessions in order, each with its narrative answers (one row per answer; a session
+# without answers has one row with the answer's columns empty).
 _SESSIONS = (
-    select(ReflectionSession, NarrativeAnswer)
+    sql_select(*_SESSION_COLUMNS, *_columns(NarrativeAnswer, AnswerRow))
     .outerjoin(NarrativeAnswer, col(NarrativeAnswer.session_id) == col(ReflectionSession.id))
     .where(col(ReflectionSession.trajectory_id) == bindparam("trajectory_id"))
     .order_by(col(ReflectionSession.position), col(NarrativeAnswer.id))
 )
-_RESPONSES = select(InstrumentResponse).where(
+_SESSION_WIDTH = len(SessionRow._fields)
+_RESPONSES = sql_select(*_RESPONSE_COLUMNS).where(
     col(InstrumentResponse.trajectory_id) == bindparam("trajectory_id")
 )
 _DIARY = (
-    select(DiaryEntry)
+    sql_select(*_columns(DiaryEntry, DiaryRow))
     .where(col(DiaryEntry.trajectory_id) == bindparam("trajectory_id"))
     .order_by(col(DiaryEntry.occurred_on), col(DiaryEntry.id))
 )
@@ -480,15 +569,18 @@ def load_trajectory_view(
         assert people is not None
     professional, relationship = people
     by_trajectory = {"trajectory_id": trajectory.id}
-    sessions: list[ReflectionSession] = []
-    answers: list[NarrativeAnswer] = []
-    for reflection_session, answer in session.exec(_SESSIONS, params=by_trajectory).all():
-        if not sessions or sessions[-1] is not reflection_session:
-            sessions.append(reflection_session)
-        if answer is not None:
-            answers.append(answer)
-    responses = list(session.exec(_RESPONSES, params=by_trajectory).all())
-    diary = list(session.exec(_DIARY, params=by_trajectory).all())
+    sessions: list[SessionRow] = []
+    answers: list[AnswerRow] = []
+    width = _SESSION_WIDTH
+    # Plain Core statements on the session's connection: no ORM result machinery.
+    connection = session.connection()
+    for row in connection.execute(_SESSIONS, by_trajectory):
+        if not sessions or sessions[-1].id != row[0]:
+            sessions.append(SessionRow._make(row[:width]))
+        if row[width] is not None:
+            answers.append(AnswerRow._make(row[width:]))
+    responses = list(map(ResponseRow._make, connection.execute(_RESPONSES, by_trajectory)))
+    diary = list(map(DiaryRow._make, connection.execute(_DIARY, by_trajectory)))
     experiments = list(session.exec(_EXPERIMENTS, params=by_trajectory).all())
     coaches: dict[int, str] = {}
     codings: list[Coding] = []
@@ -521,7 +613,7 @@ def load_trajectory_view(
         feedback=feedback,
         coaches=coaches,
     )
-    positions = {s.id or 0: s for s in sessions}
+    positions = {s.id: s for s in sessions}
     # The organisation's own baseline answers, as on the professional's "what changed"
     # page and in the report, so every page gives the same verdict.
     baselines = organisation_baselines(
@@ -612,10 +704,10 @@ def feedback_targets(
     session: Session | None,
     *,
     feedback: list[Feedback],
-    sessions: list[ReflectionSession],
+    sessions: Sequence[ReflectionSession | SessionRow],
     programme: ProgrammeDefinition,
     locale: str,
-    diary: list[DiaryEntry] | None = None,
+    diary: Sequence[DiaryEntry | DiaryRow] | None = None,
 ) -> FeedbackTargets:
     """Name the session or diary moment each feedback is about (at most one query)."""
     titles = {t.key: t.title.get(locale) for t in programme.sessions}  # type: ignore[arg-type]
