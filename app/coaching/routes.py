@@ -263,6 +263,10 @@ def _trajectory_context(
         # page's longest loops).
         "diary_moments": _diary_moments(view),
         "diary_choices": _diary_choices(view, (values or {}).get("target")),
+        "emotion_names": names["emotion"],
+        # Called by the template, which has the phases already (view.diary_by_phase).
+        "diary_phase_rows": lambda phases: _diary_phase_rows(phases, names),
+        "experiment_items": _experiment_items(view),
         "values": values or {},
         "change_names": names["change"],
         "status_names": names["session_status"],
@@ -404,14 +408,53 @@ def _diary_moments(view: service.TrajectoryView) -> Markup:
 def _diary_choices(view: service.TrajectoryView, chosen: object) -> Markup:
     """The feedback form's options for the diary moments, newest first."""
     options = []
+    # Diary moments share dates: each date's label is made once.
+    labels: dict[object, Markup] = {}
     for entry in reversed(view.diary):
         value = f"diary-{entry.id}"
-        label = i18n.markup(
-            N_("Diary moment of %(date)s"), date=format_date(entry.occurred_on, "medium")
-        )
+        label = labels.get(entry.occurred_on)
+        if label is None:
+            label = labels[entry.occurred_on] = i18n.markup(
+                N_("Diary moment of %(date)s"), date=format_date(entry.occurred_on, "medium")
+            )
         selected = " selected" if chosen == value else ""
         options.append(f'<option value="{value}"{selected}>{label}</option>')
     return Markup("".join(options))  # noqa: S704 - every value above is escaped # nosec B704
+
+
+def _diary_phase_rows(phases: list[service.DiaryPhaseSummary], names: dict[str, _Names]) -> Markup:
+    """The rows of the diary table: per phase the moments, the mean feeling and the shares."""
+    moments = i18n.markup(N_("Moments"))
+    mean = i18n.markup(N_("Average feeling (−3 to +3)"))
+    masked = i18n.markup(N_("Hidden or faked feelings"))
+    emotions = names["emotion"]
+    rows = []
+    for p in phases:
+        shares = "".join(
+            f'<td data-label="{name}">{p.emotion_share[key] * 100:.0f}%</td>'
+            for key, name in emotions.items()
+        )
+        rows.append(
+            f"<tr><td>{escape(names['phase'][p.phase])}</td>"
+            f'<td data-label="{moments}">{p.count}</td>'
+            f'<td data-label="{mean}">{format_number(p.mean_valence, 1, True)}</td>\n'
+            f"  {shares}\n"
+            f'  <td data-label="{masked}">{p.hidden_or_faked_share * 100:.0f}%</td></tr>'
+        )
+    return Markup("\n".join(rows))  # noqa: S704 - every value above is escaped # nosec B704
+
+
+def _experiment_items(view: service.TrajectoryView) -> Markup:
+    """The experiment log's items, oldest first: when, how it went, what was tried."""
+    items = []
+    for e in view.experiments:
+        when = escape(format_date(e.occurred_on, "medium"))
+        went = i18n.markup(N_("went %(score)s of 5"), score=e.how_it_went)
+        items.append(
+            f'<li><span class="when">{when}</span> — {went}'
+            f'<div class="answer-text">{escape(e.what_i_did)}</div></li>'
+        )
+    return Markup("\n".join(items))  # noqa: S704 - every value above is escaped # nosec B704
 
 
 def _table_rows(
@@ -453,6 +496,16 @@ def _fixed_names() -> dict[str, _Names]:
                 "reliably_deteriorated": i18n.markup(N_("reliably worse")),
             },
             fallback=no_change,
+        ),
+        "emotion": _Names(
+            {
+                "anger": i18n.markup(N_("Anger")),
+                "helplessness": i18n.markup(N_("Helplessness")),
+                "anxiety": i18n.markup(N_("Unease or anxiety")),
+                "joy": i18n.markup(N_("Joy")),
+                "guilt": i18n.markup(N_("Guilt")),
+                "pride": i18n.markup(N_("Pride")),
+            }
         ),
         "session_status": _Names(
             {
