@@ -13,11 +13,18 @@ professionals, and two trajectories:
          cannot exist literally); plus 60 diary entries, 10 experiment log entries, a
          coding with evidence and 5 feedback messages.
 
-Each page is requested through FastAPI's TestClient (routing, middleware, login, audit
-record, queries, charts, Jinja rendering, i.e. everything but the socket) `--runs` times
-after a warm-up; reported are the median and p95 of the wall time per request and the SQL
+Each page is requested through httpx's ASGI transport, the app running on this process's
+event loop as under uvicorn (routing, middleware, login, audit record, queries, charts,
+Jinja rendering, i.e. everything but the socket), `--runs` times after a warm-up and with
+the app's start-up and shut-down run around them; reported are the median and p95 of the
+server time (inside the app), of the wall time and CPU time per request, and the SQL
 statements per request (a before_cursor_execute listener). GET /healthz, timed the same
-way, shows the fixed cost of the TestClient and middleware.
+way, shows the fixed cost of the middleware and the client.
+
+Until 2026-12-02 this used Starlette's TestClient. Since Starlette 1.x it hands the
+response body to its client thread through a stream without a buffer, so the app's last
+`send` waited for that thread, and the "server time" held the client's own work (in the
+same process and minutes: the full page 19.4-21.9 ms that way, 14.6-18.9 ms this way).
 
     .venv/bin/python benchmarks/trajectory_bench.py --runs 200
 
@@ -66,12 +73,12 @@ class Timing:
     p95_ms: float
     queries: int
     size_kb: float
-    #: CPU time of this process per request (app and TestClient): hardly depends on what
-    #: else runs on the machine, unlike the wall time.
+    #: CPU time of this process per request (app and client): depends less on what else
+    #: runs on the machine than the wall time.
     cpu_median_ms: float = 0.0
     cpu_p95_ms: float = 0.0
     #: From the app receiving the request to its last byte of response, measured inside
-    #: the ASGI app: the server time, without the TestClient's own cost (its thread hop).
+    #: the ASGI app: the server time, without the client's own cost.
     server_median_ms: float = 0.0
     server_p95_ms: float = 0.0
 
@@ -310,7 +317,9 @@ def _percentile(values: list[float], share: float) -> float:
 
 def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
     """Median and p95 wall time and SQL statements per request for each page."""
-    from fastapi.testclient import TestClient
+    import asyncio
+
+    import httpx
     from sqlalchemy import event
 
     from app.db import get_engine
@@ -335,9 +344,20 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
             if scope["type"] == "http":
                 served.append((time.perf_counter() - began) * 1000)
 
-    try:
-        with TestClient(timed_app, raise_server_exceptions=True) as client:
-            client.cookies.set("dyade_session", fixture.coach_token)
+    async def run() -> None:
+        nonlocal statements
+        # httpx's ASGI transport runs the app on this event loop, as uvicorn does, and
+        # keeps the body it is sent: the app's last `send` returns at once. (Starlette's
+        # TestClient hands the body over to its client thread through a stream with no
+        # buffer, so the server time included that thread's own work; see the docs.)
+        transport = httpx.ASGITransport(app=timed_app)
+        cookies = {"dyade_session": fixture.coach_token}
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=transport, base_url="http://testserver", cookies=cookies
+            ) as client,
+        ):
             pages = (
                 ("GET /healthz (fixed cost)", "/healthz"),
                 ("small trajectory (intake only)", f"/coach/trajectories/{fixture.small_id}"),
@@ -348,7 +368,7 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
             )
             for label, path in pages:
                 for _ in range(warmup):
-                    assert client.get(path).status_code == 200
+                    assert (await client.get(path)).status_code == 200
                 samples: list[float] = []
                 served.clear()
                 cpu: list[float] = []
@@ -357,7 +377,7 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
                 for _ in range(runs):
                     statements = 0
                     began, cpu_began = time.perf_counter(), time.process_time()
-                    response = client.get(path)
+                    response = await client.get(path)
                     samples.append((time.perf_counter() - began) * 1000)
                     cpu.append((time.process_time() - cpu_began) * 1000)
                     counts.append(statements)
@@ -377,6 +397,9 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
                         server_p95_ms=_percentile(served, 0.95),
                     )
                 )
+
+    try:
+        asyncio.run(run())
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return timings
@@ -463,14 +486,14 @@ def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {_machine()} (load average "
         f"{os.getloadavg()[0]:.1f} when written: a shared machine), with",
         "`.venv/bin/python benchmarks/trajectory_bench.py "
-        f"--runs {runs}` (in process, FastAPI TestClient; see the script's docstring for",
+        f"--runs {runs}` (in process, httpx's ASGI transport; see the script's docstring for",
         'what "small" and "full" hold). Target: at most '
         f"{TARGET_MS:.0f} ms server time for a 12-session trajectory with "
         f"{DIARY_ENTRIES} diary entries: **{verdict}** (median server time of the full "
         "trajectory). Server time is measured inside the ASGI app, from receiving the request "
         "to sending its last byte (middleware, routing, login check, queries, rendering, "
-        "commit); the client columns add the TestClient's own cost (a thread hop per "
-        "request, about 3 ms: the gap on GET /healthz).",
+        "commit); the client columns add the client's own cost (httpx, in the same "
+        "process and thread).",
         "",
     ]
     for database, timings in results.items():
@@ -485,11 +508,12 @@ def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
         "event); the time that grows is rendering (charts, the narrative text, the diary",
         "list) and loading the rows.",
         "",
-        "Where the full page's time goes (cProfile of 200 requests run on one thread, SQLite,",
-        "2026-12-01 evening): loading (queries, ORM rows, the organisation's baselines and",
-        "the change index) about 32 %, the page's view model about 27 % (of which the SVG",
-        "charts 12 % and the timeline 6 %), Jinja rendering about 24 %, the audit chain",
-        "write at commit about 4 %, the login check about 2 %. On PostgreSQL each statement",
+        "Where the full page's time goes (SQLite, 2026-12-02 morning, in process, the page's",
+        "parts timed over 100 requests in a fast phase of the machine, 12.6 ms of CPU per",
+        "page): loading the rows, the organisation's baselines and the change index 3.7 ms,",
+        "the page's view model 3.6 ms (of which the eleven SVG charts 1.8 ms), Jinja",
+        "rendering 2.1 ms, the access check 0.6 ms, and the rest (middleware, login check,",
+        "the audit record, commit) 2.6 ms. On PostgreSQL each statement",
         "costs about 0.25 ms more than on SQLite (a round trip; `SELECT 1` takes 0.04 ms on",
         "SQLite and 0.25 ms on the local PostgreSQL), and the audit record's commit waits",
         "for the disk (fsync on): together about 5 ms of the difference between the two.",
@@ -508,7 +532,10 @@ def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
         "chart tables too are written in Python, the access check, the sessions with their",
         "answers and the header's unread count are merged into other statements (15 -> 12),",
         "the audit chain takes its numbers with one upsert, and the page runs on the event",
-        "loop on SQLite (`DYADE_DB_ROUTES_INLINE`).",
+        "loop on SQLite (`DYADE_DB_ROUTES_INLINE`). On 2026-12-02 the sessions, answers,",
+        "questionnaires and diary are read as plain rows instead of ORM objects (loading",
+        "6.9-8.7 ms -> 3.7-5.4 ms), and the diary table and experiment log are written in",
+        "Python.",
         "",
         "On a busy shared machine both columns grow (the CPU time too: the cores are shared",
         "with other jobs' threads); the GET /healthz row shows by how much, and",

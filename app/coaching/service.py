@@ -221,7 +221,7 @@ def organisation_baselines(
     # One query for every instrument, run even when nothing is wanted so that the count
     # stays fixed.
     params = {"organisation_id": organisation_id, "wanted": wanted}
-    for key, version, answers in session.connection().execute(_BASELINES, params):
+    for key, version, answers in session.connection().execute(_BASELINES, params).all():
         rows[(key, version)].append(answers)
     return rows
 
@@ -574,13 +574,13 @@ def load_trajectory_view(
     width = _SESSION_WIDTH
     # Plain Core statements on the session's connection: no ORM result machinery.
     connection = session.connection()
-    for row in connection.execute(_SESSIONS, by_trajectory):
+    for row in connection.execute(_SESSIONS, by_trajectory).all():
         if not sessions or sessions[-1].id != row[0]:
             sessions.append(SessionRow._make(row[:width]))
         if row[width] is not None:
             answers.append(AnswerRow._make(row[width:]))
-    responses = list(map(ResponseRow._make, connection.execute(_RESPONSES, by_trajectory)))
-    diary = list(map(DiaryRow._make, connection.execute(_DIARY, by_trajectory)))
+    responses = list(map(ResponseRow._make, connection.execute(_RESPONSES, by_trajectory).all()))
+    diary = list(map(DiaryRow._make, connection.execute(_DIARY, by_trajectory).all()))
     experiments = list(session.exec(_EXPERIMENTS, params=by_trajectory).all())
     coaches: dict[int, str] = {}
     codings: list[Coding] = []
