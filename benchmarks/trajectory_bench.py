@@ -30,6 +30,15 @@ same process and minutes: the full page 19.4-21.9 ms that way, 14.6-18.9 ms this
 
 PostgreSQL as well when DYADE_BENCH_POSTGRES_URL is set (its database is wiped: the name
 must contain "bench"). --profile prints a pyinstrument profile of the full page.
+
+    .venv/bin/python benchmarks/trajectory_bench.py --against ../other-checkout
+
+compares this checkout's full page with another checkout's: one process each, on its own
+database, taking turns in bursts of --burst requests for --rounds rounds, so that both
+see the same phases of a shared machine, whose speed wanders by a third within minutes
+(two runs of the whole benchmark one after the other do not tell a 20 % change from
+that). PostgreSQL too when DYADE_BENCH_POSTGRES_URL and DYADE_BENCH_POSTGRES_URL_B (the
+other process's database) are set. Nothing is written to the docs.
 """
 
 from __future__ import annotations
@@ -50,6 +59,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script from anywhere: the app is importable
+if os.environ.get("DYADE_BENCH_APP_ROOT"):
+    # --against: this process measures another checkout's app.
+    sys.path.insert(0, os.environ["DYADE_BENCH_APP_ROOT"])
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Coach trajectory page"
 from benchmarks.bench_database import use_database, wipe_postgres  # noqa: E402 - needs the path above
@@ -315,6 +327,20 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def _timed(app: Any, served: list[float]) -> Any:
+    """The app, noting each request's server time (ms, to its last byte) in `served`."""
+
+    async def timed_app(scope: Any, receive: Any, send: Any) -> None:
+        began = time.perf_counter()
+        try:
+            await app(scope, receive, send)
+        finally:
+            if scope["type"] == "http":
+                served.append((time.perf_counter() - began) * 1000)
+
+    return timed_app
+
+
 def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
     """Median and p95 wall time and SQL statements per request for each page."""
     import asyncio
@@ -335,14 +361,7 @@ def measure(fixture: Fixture, runs: int, warmup: int = 20) -> list[Timing]:
     event.listen(engine, "before_cursor_execute", count)
     timings: list[Timing] = []
     served: list[float] = []
-
-    async def timed_app(scope: Any, receive: Any, send: Any) -> None:
-        began = time.perf_counter()
-        try:
-            await app(scope, receive, send)
-        finally:
-            if scope["type"] == "http":
-                served.append((time.perf_counter() - began) * 1000)
+    timed_app = _timed(app, served)
 
     async def run() -> None:
         nonlocal statements
@@ -568,13 +587,118 @@ def _run_in_child(url: str, runs: int) -> list[Timing]:
     return [Timing(**row) for row in json.loads(output.strip().splitlines()[-1])]
 
 
+def _serve_bursts(url: str) -> None:
+    """--against's child: the full page, a burst at a time, as its parent asks."""
+    import asyncio
+    import json
+
+    import httpx
+
+    from app.main import app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fixture = prepare_database(url.replace("{tmp}", tmp), Path(tmp))
+        served: list[float] = []
+        timed_app = _timed(app, served)
+
+        async def run() -> None:
+            path = f"/coach/trajectories/{fixture.full_id}"
+            cookies = {"dyade_session": fixture.coach_token}
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=timed_app),
+                    base_url="http://testserver",
+                    cookies=cookies,
+                ) as client,
+            ):
+                for _ in range(20):
+                    assert (await client.get(path)).status_code == 200
+                print("ready", flush=True)
+                for line in sys.stdin:
+                    served.clear()
+                    began = time.process_time()
+                    for _ in range(int(line)):
+                        assert (await client.get(path)).status_code == 200
+                    cpu = (time.process_time() - began) * 1000 / int(line)
+                    print(json.dumps({"served": served, "cpu": cpu}), flush=True)
+
+        asyncio.run(run())
+
+
+def _compare(other: Path, rounds: int, burst: int) -> None:
+    """--against: this checkout's full page and another's, taking turns."""
+    import json
+
+    urls = {"SQLite": ("sqlite:///{tmp}/bench.db", "sqlite:///{tmp}/bench.db")}
+    if os.environ.get("DYADE_BENCH_POSTGRES_URL") and os.environ.get("DYADE_BENCH_POSTGRES_URL_B"):
+        urls["PostgreSQL"] = (
+            os.environ["DYADE_BENCH_POSTGRES_URL"],
+            os.environ["DYADE_BENCH_POSTGRES_URL_B"],
+        )
+    roots = (REPO, other.resolve())
+    for database, pair in urls.items():
+        children = [
+            subprocess.Popen(  # noqa: S603 - our own script
+                [sys.executable, __file__, "--serve-bursts", url],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "DYADE_BENCH_APP_ROOT": str(root)},
+            )
+            for root, url in zip(roots, pair, strict=True)
+        ]
+        served: list[list[float]] = [[], []]
+        cpu: list[list[float]] = [[], []]
+        try:
+            for child in children:
+                assert child.stdout is not None and child.stdin is not None
+                while child.stdout.readline().strip() != "ready":
+                    pass
+            for turn in range(rounds):
+                # Alternate who goes first, so that neither always follows the other.
+                for index in (0, 1) if turn % 2 == 0 else (1, 0):
+                    child = children[index]
+                    assert child.stdout is not None and child.stdin is not None
+                    child.stdin.write(f"{burst}\n")
+                    child.stdin.flush()
+                    result = json.loads(child.stdout.readline())
+                    served[index] += result["served"]
+                    cpu[index].append(result["cpu"])
+        finally:
+            for child in children:
+                if child.stdin is not None:
+                    child.stdin.close()
+                child.wait()
+        print(f"**{database}**, full trajectory, {rounds} rounds of {burst} requests each")
+        for root, times, cpus in zip(roots, served, cpu, strict=True):
+            print(
+                f"  {root}: server median {statistics.median(times):.1f} ms, "
+                f"p95 {_percentile(times, 0.95):.1f} ms; CPU per request "
+                f"{statistics.median(cpus):.1f} ms (median of the rounds)"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--against", type=Path, help="compare the full page with this other checkout's"
+    )
+    parser.add_argument("--rounds", type=int, default=20, help="--against: turns each")
+    parser.add_argument("--burst", type=int, default=20, help="--against: requests a turn")
+    parser.add_argument("--serve-bursts", help=argparse.SUPPRESS)
     args = parser.parse_args()
+
+    if args.serve_bursts:
+        _serve_bursts(args.serve_bursts)
+        return
+    if args.against:
+        _compare(args.against, args.rounds, args.burst)
+        return
 
     if args.child:
         import json
