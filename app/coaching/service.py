@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, tuple_
+from sqlalchemy import bindparam
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -17,7 +17,6 @@ from app.instruments.loader import builtin_definition
 from app.instruments.reliable_change import (
     ChangeClass,
     ReliableChange,
-    change_parameters,
     reliable_change,
 )
 from app.models import (
@@ -38,7 +37,7 @@ from app.models import (
 )
 from app.programmes.loader import builtin_programme
 from app.programmes.schema import ProgrammeDefinition
-from app.reflection.changes import BASELINE_SAMPLE
+from app.reflection.baselines import Parameters, organisation_parameters, parameters_for
 
 STALL_DAYS = 14
 HIGH_STRAIN = 60.0  # on the 0–100 strain scale: "often" or more on average
@@ -160,7 +159,7 @@ class SubscaleSeries:
 def subscale_series(
     responses: list[ResponseRow],
     positions: dict[int, SessionRow],
-    baseline_rows: dict[tuple[str, int], list[Any]] | None = None,
+    organisation: dict[tuple[str, int], Parameters] | None = None,
 ) -> list[SubscaleSeries]:
     """Every subscale's scores across sessions, each later point compared with the first."""
     by_instrument: dict[str, list[ResponseRow]] = defaultdict(list)
@@ -174,9 +173,11 @@ def subscale_series(
             continue
         rule_max = 100.0 if definition.scoring == "rescale_0_100" else float(definition.scale.max)
         rule_min = 0.0 if definition.scoring == "rescale_0_100" else float(definition.scale.min)
-        org_rows = (baseline_rows or {}).get((key, rows[0].instrument_version), [])
+        version = rows[0].instrument_version
         for subscale in definition.subscales:
-            parameters = change_parameters(definition, subscale.key, org_rows)
+            # The organisation's own, as the professional's "what changed" page and the
+            # report use, so that every page gives the same verdict.
+            parameters = parameters_for(organisation, key, version, subscale.key)
             points: list[MeasurePoint] = []
             first = rows[0].scores.get(subscale.key)
             for index, response in enumerate(rows):
@@ -205,64 +206,13 @@ def subscale_series(
     return series
 
 
-def organisation_baselines(
+def organisation_change(
     session: Session, *, organisation_id: int, responses: list[ResponseRow]
-) -> dict[tuple[str, int], list[Any]]:
-    """The organisation's complete baseline answers per instrument, for its own SD and alpha.
-
-    Loaded for every instrument these responses use, in one query however many
-    instruments and trajectories (so the page's query count does not depend on whether a
-    later measurement exists yet).
-    """
-    wanted = sorted(
-        {(r.instrument_key, r.instrument_version) for r in responses if r.completed_at is not None}
-    )
-    rows: dict[tuple[str, int], list[Any]] = {pair: [] for pair in wanted}
-    # One query for every instrument, run even when nothing is wanted so that the count
-    # stays fixed.
-    params = {"organisation_id": organisation_id, "wanted": wanted}
-    for key, version, answers in session.connection().execute(_BASELINES, params).all():
-        rows[(key, version)].append(answers)
-    return rows
-
-
-def _baselines_query() -> Any:
-    """Number the baseline rows per instrument and version, keep the first BASELINE_SAMPLE
-    of each. Built once: the window and subquery cost more to build than to run."""
-    position = (
-        func.row_number()
-        .over(
-            partition_by=(
-                col(InstrumentResponse.instrument_key),
-                col(InstrumentResponse.instrument_version),
-            ),
-            order_by=col(InstrumentResponse.id),
-        )
-        .label("position")
-    )
-    numbered = (
-        sql_select(
-            col(InstrumentResponse.instrument_key),
-            col(InstrumentResponse.instrument_version),
-            col(InstrumentResponse.answers),
-            position,
-        )
-        .where(
-            col(InstrumentResponse.organisation_id) == bindparam("organisation_id"),
-            tuple_(
-                col(InstrumentResponse.instrument_key), col(InstrumentResponse.instrument_version)
-            ).in_(bindparam("wanted", expanding=True)),
-            col(InstrumentResponse.phase) == "baseline",
-            col(InstrumentResponse.completed_at).is_not(None),
-        )
-        .subquery()
-    )
-    return sql_select(
-        numbered.c.instrument_key, numbered.c.instrument_version, numbered.c.answers
-    ).where(numbered.c.position <= BASELINE_SAMPLE)
-
-
-_BASELINES = _baselines_query()
+) -> dict[tuple[str, int], Parameters]:
+    """The organisation's change parameters for every questionnaire these responses use
+    (two statements, however many; app/reflection/baselines.py)."""
+    pairs = {(r.instrument_key, r.instrument_version) for r in responses if r.completed_at}
+    return organisation_parameters(session, organisation_id=organisation_id, pairs=pairs)
 
 
 # ------------------------------------------------------------------ caseload
@@ -371,7 +321,7 @@ def caseload(session: Session, *, actor: Actor, today: date | None = None) -> li
     grouped: dict[int, list[ResponseRow]] = defaultdict(list)
     for response in responses:
         grouped[response.trajectory_id].append(response)
-    baselines = organisation_baselines(
+    baselines = organisation_change(
         session, organisation_id=actor.organisation_id, responses=responses
     )
     for trajectory_id, items in grouped.items():
@@ -614,9 +564,7 @@ def load_trajectory_view(
         coaches=coaches,
     )
     positions = {s.id: s for s in sessions}
-    # The organisation's own baseline answers, as on the professional's "what changed"
-    # page and in the report, so every page gives the same verdict.
-    baselines = organisation_baselines(
+    baselines = organisation_change(
         session, organisation_id=trajectory.organisation_id, responses=responses
     )
     view.series = subscale_series(responses, positions, baselines)

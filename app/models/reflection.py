@@ -155,6 +155,17 @@ class InstrumentResponse(SQLModel, table=True):
             "instrument_key",
             "phase",
         ),
+        # The fingerprint of an organisation's baseline sample (app/reflection/baselines.py)
+        # is read from this index alone, on every page that judges change.
+        Index(
+            "ix_instrument_response_baseline_sample",
+            "organisation_id",
+            "phase",
+            "instrument_key",
+            "instrument_version",
+            "completed_at",
+            "updated_at",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

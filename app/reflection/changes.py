@@ -11,12 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
 from app.instruments.loader import builtin_definition
-from app.instruments.reliable_change import (
-    ChangeClass,
-    ReliableChange,
-    change_parameters,
-    reliable_change,
-)
+from app.instruments.reliable_change import ChangeClass, ReliableChange, reliable_change
 from app.models import (
     DiaryEntry,
     InstrumentResponse,
@@ -25,9 +20,7 @@ from app.models import (
     Trajectory,
 )
 from app.programmes.schema import ProgrammeDefinition
-
-# How many of the organisation's baseline responses estimate its own SD and alpha.
-BASELINE_SAMPLE = 2000
+from app.reflection.baselines import Parameters, organisation_parameters, parameters_for
 
 
 @dataclass
@@ -128,8 +121,13 @@ def what_changed(
     by_instrument: dict[str, list[InstrumentResponse]] = defaultdict(list)
     for response in sorted(responses, key=lambda r: sessions[r.session_id].position):
         by_instrument[response.instrument_key].append(response)
+    organisation = organisation_parameters(
+        session,
+        organisation_id=trajectory.organisation_id,
+        pairs=[(key, _first(series).instrument_version) for key, series in by_instrument.items()],
+    )
     for key, series in by_instrument.items():
-        result.changes.extend(_instrument_changes(session, trajectory, key, series, locale))
+        result.changes.extend(_instrument_changes(organisation, key, series, locale))
     for phase, count, mean in session.exec(
         select(DiaryEntry.phase, func.count(), func.avg(_valence()))
         .where(DiaryEntry.trajectory_id == trajectory.id)
@@ -148,39 +146,28 @@ def _valence() -> Any:
     return column["valence"].as_integer()
 
 
+def _first(series: list[InstrumentResponse]) -> InstrumentResponse:
+    """The measurement later ones are compared with: the intake's, else the earliest."""
+    return next((r for r in series if r.phase == "baseline"), series[0])
+
+
 def _instrument_changes(
-    session: Session,
-    trajectory: Trajectory,
+    organisation: dict[tuple[str, int], Parameters],
     key: str,
     series: list[InstrumentResponse],
     locale: str,
 ) -> list[SubscaleChange]:
-    first = next((r for r in series if r.phase == "baseline"), series[0])
+    first = _first(series)
     later = [r for r in series if r is not first]
     last = later[-1] if later else None
     definition = builtin_definition(key, first.instrument_version)
-    baseline_rows: list[Any] = []
-    if last is not None:
-        baseline_rows = list(
-            session.exec(
-                select(InstrumentResponse.answers)
-                .where(
-                    InstrumentResponse.organisation_id == trajectory.organisation_id,
-                    InstrumentResponse.instrument_key == key,
-                    InstrumentResponse.instrument_version == first.instrument_version,
-                    InstrumentResponse.phase == "baseline",
-                    col(InstrumentResponse.completed_at).is_not(None),
-                )
-                .limit(BASELINE_SAMPLE)
-            ).all()
-        )
     changes = []
     for subscale in definition.subscales:
         pre = first.scores.get(subscale.key)
         post = last.scores.get(subscale.key) if last else None
         change = None
         if pre is not None and post is not None:
-            parameters = change_parameters(definition, subscale.key, baseline_rows)
+            parameters = parameters_for(organisation, key, first.instrument_version, subscale.key)
             if parameters is not None:
                 change = reliable_change(
                     pre, post, parameters, higher_is_better=subscale.higher_is_better
