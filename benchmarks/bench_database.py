@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 
 def use_database(url: str, data_dir: Path, *, secret_key: str) -> None:
@@ -36,3 +37,33 @@ def wipe_postgres(url: str) -> None:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def start_programme(
+    session: Any,
+    user: Any,
+    *,
+    pseudonym: str,
+    age_band: str = "8-11",
+    address: str = "bench",
+    user_agent: str = "bench",
+) -> tuple[str, Any, Any]:
+    """Log the professional in and start their programme about a new focus relationship:
+    (login token, actor, trajectory), flushed."""
+    from app.auth.service import start_session
+    from app.deps import load_actor
+    from app.reflection import service
+
+    token = start_session(session, user=user, address=address, user_agent=user_agent)
+    session.flush()
+    actor = load_actor(session, token)
+    assert actor is not None
+    relationship = service.save_relationship(
+        session,
+        actor=actor,
+        values={"pseudonym": pseudonym, "sector": "education", "age_band": age_band},
+    )
+    assert relationship.id is not None
+    trajectory = service.start_trajectory(session, actor=actor, relationship_id=relationship.id)
+    session.flush()
+    return token, actor, trajectory

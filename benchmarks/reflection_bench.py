@@ -58,7 +58,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script from anywhere: the app is importable
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Guided reflection: autosave and step page"
-from benchmarks.bench_database import use_database, wipe_postgres  # noqa: E402 - needs the path above
+from benchmarks.bench_database import start_programme, use_database, wipe_postgres  # noqa: E402 - needs the path above
 
 SECRET_KEY = "reflection-benchmark-secret-key-0123456789abcdef"  # noqa: S105 - a throwaway key
 HOST = "127.0.0.1"
@@ -93,10 +93,8 @@ def prepare_database(url: str, data_dir: Path, users: int) -> list[SimulatedUser
         wipe_postgres(url)
     from sqlmodel import Session
 
-    from app.auth.service import start_session
     from app.cli import migrate
     from app.db import get_engine
-    from app.deps import load_actor
     from app.models import Organisation, Role, SessionStatus, User, UserRole, utcnow
     from app.reflection import service
     from app.security import csrf_token_for, hash_password, token_digest
@@ -122,20 +120,9 @@ def prepare_database(url: str, data_dir: Path, users: int) -> list[SimulatedUser
             session.add(
                 UserRole(organisation_id=organisation.id, user_id=user.id, role=Role.professional)
             )
-            token = start_session(session, user=user, address=HOST, user_agent="reflection-bench")
-            session.flush()
-            actor = load_actor(session, token)
-            assert actor is not None
-            relationship = service.save_relationship(
-                session,
-                actor=actor,
-                values={"pseudonym": f"K{number}", "sector": "education", "age_band": "8-11"},
+            token, actor, trajectory = start_programme(
+                session, user, pseudonym=f"K{number}", address=HOST, user_agent="reflection-bench"
             )
-            assert relationship.id is not None
-            trajectory = service.start_trajectory(
-                session, actor=actor, relationship_id=relationship.id
-            )
-            session.flush()
             sessions = {s.template_key: s for s in service.trajectory_sessions(session, trajectory)}
             programme = service.programme_of(trajectory)
             intake, interview = sessions["intake"], sessions["interview"]

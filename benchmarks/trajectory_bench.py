@@ -13,6 +13,11 @@ professionals, and two trajectories:
          cannot exist literally); plus 60 diary entries, 10 experiment log entries, a
          coding with evidence and 5 feedback messages.
 
+The organisation has --colleagues (300) more professionals, not the coach's, each with a
+finished intake: the baseline sample from which the pages work out the organisation's
+own SD and reliability (until 2026-12-02 the benchmark had none, and did not show that
+a page read and scored that whole sample every time).
+
 Each page is requested through httpx's ASGI transport, the app running on this process's
 event loop as under uvicorn (routing, middleware, login, audit record, queries, charts,
 Jinja rendering, i.e. everything but the socket), `--runs` times after a warm-up and with
@@ -64,11 +69,13 @@ if os.environ.get("DYADE_BENCH_APP_ROOT"):
     sys.path.insert(0, os.environ["DYADE_BENCH_APP_ROOT"])
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Coach trajectory page"
-from benchmarks.bench_database import use_database, wipe_postgres  # noqa: E402 - needs the path above
+from benchmarks.bench_database import start_programme, use_database, wipe_postgres  # noqa: E402 - needs the path above
 
 SECRET_KEY = "trajectory-benchmark-secret-key-0123456789abcdef"  # noqa: S105 - a throwaway key
 TARGET_MS = 20.0
 DIARY_ENTRIES = 60
+# Other professionals of the organisation who did their intake: its baseline sample.
+COLLEAGUES = 300
 
 
 @dataclass
@@ -100,7 +107,13 @@ def _use_database(url: str, data_dir: Path) -> None:
 
 
 def _fill_session(
-    session: Any, *, trajectory: Any, reflection_session: Any, programme: Any, repeat: bool
+    session: Any,
+    *,
+    trajectory: Any,
+    reflection_session: Any,
+    programme: Any,
+    repeat: bool,
+    variant: int = 0,
 ) -> None:
     """Answer every step of one session (and, with `repeat`, every step a second time)."""
     from app.instruments.scoring import score_response
@@ -115,7 +128,7 @@ def _fill_session(
                 continue
             if step.type == "instrument":
                 definition = service.instrument_for(step, None)
-                shift = (reflection_session.position + len(copy)) % 3
+                shift = (reflection_session.position + len(copy) + variant) % 3
                 answers = {
                     item.key: min(definition.scale.max, definition.scale.min + 1 + (k + shift) % 4)
                     for k, item in enumerate(definition.items)
@@ -176,8 +189,9 @@ def _diary_values(number: int) -> dict[str, Any]:
     }
 
 
-def prepare_database(url: str, data_dir: Path) -> Fixture:
-    """A fresh, migrated database with a coach, a small and a full trajectory."""
+def prepare_database(url: str, data_dir: Path, colleagues: int = 0) -> Fixture:
+    """A fresh, migrated database with a coach, a small and a full trajectory, and
+    `colleagues` more professionals (not the coach's) who have done their intake."""
     _use_database(url, data_dir)
     if url.startswith("postgresql"):
         wipe_postgres(url)
@@ -186,7 +200,6 @@ def prepare_database(url: str, data_dir: Path) -> Fixture:
     from app.auth.service import start_session
     from app.cli import migrate
     from app.db import get_engine
-    from app.deps import load_actor
     from app.models import (
         CoachAssignment,
         Coding,
@@ -233,21 +246,7 @@ def prepare_database(url: str, data_dir: Path) -> Fixture:
                     professional_id=professional.id,  # type: ignore[arg-type]
                 )
             )
-            token = start_session(session, user=professional, address="bench", user_agent="bench")
-            session.flush()
-            actor = load_actor(session, token)
-            assert actor is not None
-            relationship = service.save_relationship(
-                session,
-                actor=actor,
-                values={"pseudonym": "Kiki", "sector": "education", "age_band": "8-11"},
-            )
-            trajectory = service.start_trajectory(
-                session,
-                actor=actor,
-                relationship_id=relationship.id,  # type: ignore[arg-type]
-            )
-            session.flush()
+            _token, _actor, trajectory = start_programme(session, professional, pseudonym="Kiki")
             programme = service.programme_of(trajectory)
             sessions = service.trajectory_sessions(session, trajectory)
             start = date.today() - timedelta(days=120)
@@ -317,6 +316,23 @@ def prepare_database(url: str, data_dir: Path) -> Fixture:
                     )
                 )
             trajectory_ids.append(trajectory.id)  # type: ignore[arg-type]
+        # The organisation's other professionals: their intakes are its baseline sample,
+        # from which every page judges change (app/reflection/baselines.py).
+        for number in range(colleagues):
+            professional = person(f"colleague{number}", Role.professional)
+            _token, _actor, trajectory = start_programme(
+                session, professional, pseudonym="Sam", age_band="4-7"
+            )
+            intake = service.trajectory_sessions(session, trajectory)[0]
+            intake.suggested_date = intake.suggested_date or date.today() - timedelta(days=150)
+            _fill_session(
+                session,
+                trajectory=trajectory,
+                reflection_session=intake,
+                programme=service.programme_of(trajectory),
+                repeat=False,
+                variant=number,
+            )
         coach_token = start_session(session, user=coach, address="bench", user_agent="bench")
         session.commit()
     return Fixture(coach_token=coach_token, small_id=trajectory_ids[0], full_id=trajectory_ids[1])
@@ -493,7 +509,7 @@ def _table(database: str, timings: list[Timing]) -> list[str]:
     return [*lines, ""]
 
 
-def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
+def write_docs(results: dict[str, list[Timing]], runs: int, colleagues: int) -> None:
     """Append (or replace) this benchmark's section of docs/benchmarks.md."""
     full = [t for ts in results.values() for t in ts if t.label.startswith("full")]
     verdict = (
@@ -506,7 +522,9 @@ def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
         f"{os.getloadavg()[0]:.1f} when written: a shared machine), with",
         "`.venv/bin/python benchmarks/trajectory_bench.py "
         f"--runs {runs}` (in process, httpx's ASGI transport; see the script's docstring for",
-        'what "small" and "full" hold). Target: at most '
+        'what "small" and "full" hold), in an organisation where '
+        f"{colleagues} other professionals have done their intake (the baseline sample by "
+        "which every page judges change). Target: at most "
         f"{TARGET_MS:.0f} ms server time for a 12-session trajectory with "
         f"{DIARY_ENTRIES} diary entries: **{verdict}** (median server time of the full "
         "trajectory). Server time is measured inside the ASGI app, from receiving the request "
@@ -574,12 +592,21 @@ def write_docs(results: dict[str, list[Timing]], runs: int) -> None:
     DOCS.write_text(text)
 
 
-def _run_in_child(url: str, runs: int) -> list[Timing]:
+def _run_in_child(url: str, runs: int, colleagues: int) -> list[Timing]:
     """Each database in its own process: settings and engine are cached per process."""
     import json
 
     output = subprocess.run(  # noqa: S603 - our own script
-        [sys.executable, __file__, "--child", url, "--runs", str(runs)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            url,
+            "--runs",
+            str(runs),
+            "--colleagues",
+            str(colleagues),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -587,7 +614,7 @@ def _run_in_child(url: str, runs: int) -> list[Timing]:
     return [Timing(**row) for row in json.loads(output.strip().splitlines()[-1])]
 
 
-def _serve_bursts(url: str) -> None:
+def _serve_bursts(url: str, colleagues: int) -> None:
     """--against's child: the full page, a burst at a time, as its parent asks."""
     import asyncio
     import json
@@ -597,7 +624,7 @@ def _serve_bursts(url: str) -> None:
     from app.main import app
 
     with tempfile.TemporaryDirectory() as tmp:
-        fixture = prepare_database(url.replace("{tmp}", tmp), Path(tmp))
+        fixture = prepare_database(url.replace("{tmp}", tmp), Path(tmp), colleagues)
         served: list[float] = []
         timed_app = _timed(app, served)
 
@@ -626,7 +653,7 @@ def _serve_bursts(url: str) -> None:
         asyncio.run(run())
 
 
-def _compare(other: Path, rounds: int, burst: int) -> None:
+def _compare(other: Path, rounds: int, burst: int, colleagues: int) -> None:
     """--against: this checkout's full page and another's, taking turns."""
     import json
 
@@ -640,7 +667,7 @@ def _compare(other: Path, rounds: int, burst: int) -> None:
     for database, pair in urls.items():
         children = [
             subprocess.Popen(  # noqa: S603 - our own script
-                [sys.executable, __file__, "--serve-bursts", url],
+                [sys.executable, __file__, "--serve-bursts", url, "--colleagues", str(colleagues)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -691,13 +718,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="--against: turns each")
     parser.add_argument("--burst", type=int, default=20, help="--against: requests a turn")
     parser.add_argument("--serve-bursts", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--colleagues",
+        type=int,
+        default=COLLEAGUES,
+        help="other professionals of the organisation with a finished intake",
+    )
     args = parser.parse_args()
 
     if args.serve_bursts:
-        _serve_bursts(args.serve_bursts)
+        _serve_bursts(args.serve_bursts, args.colleagues)
         return
     if args.against:
-        _compare(args.against, args.rounds, args.burst)
+        _compare(args.against, args.rounds, args.burst, args.colleagues)
         return
 
     if args.child:
@@ -706,13 +739,13 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             url = args.child.replace("{tmp}", tmp)
-            timings = measure(prepare_database(url, Path(tmp)), args.runs)
+            timings = measure(prepare_database(url, Path(tmp), args.colleagues), args.runs)
         print(json.dumps([asdict(t) for t in timings]))
         return
 
     if args.profile:
         with tempfile.TemporaryDirectory() as tmp:
-            fixture = prepare_database(f"sqlite:///{tmp}/bench.db", Path(tmp))
+            fixture = prepare_database(f"sqlite:///{tmp}/bench.db", Path(tmp), args.colleagues)
             print(profile(fixture, args.runs))
         return
 
@@ -721,10 +754,10 @@ def main() -> None:
         databases["PostgreSQL"] = os.environ["DYADE_BENCH_POSTGRES_URL"]
     results: dict[str, list[Timing]] = {}
     for name, url in databases.items():
-        results[name] = _run_in_child(url, args.runs)
+        results[name] = _run_in_child(url, args.runs, args.colleagues)
         print("\n".join(_table(name, results[name])))
     if not args.no_docs:
-        write_docs(results, args.runs)
+        write_docs(results, args.runs, args.colleagues)
         print(f"Written to {DOCS.relative_to(REPO)}, section {SECTION!r}.")
 
 
