@@ -5,16 +5,18 @@ Every page that judges a change since the intake (the coach's trajectory page an
 caseload, the report, the professional's "what changed") compares it with the
 organisation's own baseline sample: up to BASELINE_SAMPLE completed intake responses per
 questionnaire version, the first by id (app/instruments/reliable_change.py has the rule).
-Reading and scoring that sample on every page cost about 0.2 ms per response: 81 ms for a
-trajectory page and 179 ms for a caseload in an organisation with 300 intakes.
+Reading and scoring that sample on every page made a coach's trajectory page take about
+70 ms instead of 15, and a caseload of two about 100 ms instead of 10, in an organisation
+with 300 intakes (docs/benchmarks.md).
 
 So each process keeps the parameters it worked out, with a fingerprint of the sample it
 used: how many completed baseline responses there are, the highest id and the latest
 change. A page reads the fingerprints with one grouped query, and the sample only for a
 questionnaire whose fingerprint changed: two statements whatever the cache holds (the
 second reads nothing when nothing changed). Several processes or machines each keep
-their own copy; the fingerprint comes from the database, so none of them goes on using
-parameters of answers that have changed since.
+their own copy; the fingerprint comes from the database, so each one notices a new,
+removed or changed intake on its next page (a change through its `updated_at`, which the
+app sets when it saves answers).
 """
 
 from __future__ import annotations
