@@ -21,7 +21,7 @@ PAIR = ("relationship", 1)
 
 
 @pytest.fixture
-def intake_session(make_client: type[Client], cast: Cast, db: Session) -> InstrumentResponse:
+def intake_response(make_client: type[Client], cast: Cast, db: Session) -> InstrumentResponse:
     """A professional's completed intake; its relationship response stands in for others'."""
     professional = make_client().login_as(cast.professional)
     _trajectory, sessions = start(professional, db)
@@ -64,12 +64,12 @@ def _parameters(db: Session, organisation_id: int) -> baselines.Parameters:
 
 
 def test_the_parameters_are_the_organisations_own_from_30_baselines(
-    intake_session: InstrumentResponse, db: Session
+    intake_response: InstrumentResponse, db: Session
 ) -> None:
-    org = intake_session.organisation_id
+    org = intake_response.organisation_id
     closeness = _parameters(db, org)["closeness"]
     assert closeness is not None and closeness.provisional  # one intake: the file's figures
-    _add_baselines(db, intake_session, MIN_ORG_BASELINE)
+    _add_baselines(db, intake_response, MIN_ORG_BASELINE)
     closeness = _parameters(db, org)["closeness"]
     assert closeness is not None and not closeness.provisional
     # The same figures as working them out from every baseline answer directly.
@@ -82,10 +82,10 @@ def test_the_parameters_are_the_organisations_own_from_30_baselines(
 
 
 def test_the_sample_is_read_again_only_when_the_baseline_answers_change(
-    intake_session: InstrumentResponse, db: Session, monkeypatch: pytest.MonkeyPatch
+    intake_response: InstrumentResponse, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    org = intake_session.organisation_id
-    _add_baselines(db, intake_session, MIN_ORG_BASELINE + 5)
+    org = intake_response.organisation_id
+    _add_baselines(db, intake_response, MIN_ORG_BASELINE + 5)
     worked_out: list[object] = []
     original = baselines._work_out
     monkeypatch.setattr(
@@ -112,7 +112,7 @@ def test_the_sample_is_read_again_only_when_the_baseline_answers_change(
     assert len(worked_out) == 3
 
     # A response added: worked out anew; the answers of a later phase do not count.
-    _add_baselines(db, intake_session, 1, start=100)
+    _add_baselines(db, intake_response, 1, start=100)
     _parameters(db, org)
     assert len(worked_out) == 4
     later = db.exec(
@@ -129,9 +129,9 @@ def test_the_sample_is_read_again_only_when_the_baseline_answers_change(
 
 
 def test_two_statements_whatever_the_cache_holds(
-    intake_session: InstrumentResponse, db: Session
+    intake_response: InstrumentResponse, db: Session
 ) -> None:
-    org = intake_session.organisation_id
+    org = intake_response.organisation_id
     cold = count_queries(lambda: _parameters(db, org))
     warm = count_queries(lambda: _parameters(db, org))
     nothing = count_queries(
@@ -141,9 +141,9 @@ def test_two_statements_whatever_the_cache_holds(
 
 
 def test_another_organisations_answers_are_not_used(
-    intake_session: InstrumentResponse, db: Session, cast: Cast
+    intake_response: InstrumentResponse, db: Session, cast: Cast
 ) -> None:
-    _add_baselines(db, intake_session, MIN_ORG_BASELINE)
+    _add_baselines(db, intake_response, MIN_ORG_BASELINE)
     assert cast.other_org.id is not None
     closeness = _parameters(db, cast.other_org.id)["closeness"]
     assert closeness is not None and closeness.provisional
