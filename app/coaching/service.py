@@ -37,7 +37,7 @@ from app.models import (
 )
 from app.programmes.loader import builtin_programme
 from app.programmes.schema import ProgrammeDefinition
-from app.reflection.baselines import Parameters, organisation_parameters, parameters_for
+from app.reflection.baselines import Parameters, organisation_parameters
 
 STALL_DAYS = 14
 HIGH_STRAIN = 60.0  # on the 0–100 strain scale: "often" or more on average
@@ -159,7 +159,7 @@ class SubscaleSeries:
 def subscale_series(
     responses: list[ResponseRow],
     positions: dict[int, SessionRow],
-    organisation: dict[tuple[str, int], Parameters] | None = None,
+    organisation: dict[tuple[str, int], Parameters],
 ) -> list[SubscaleSeries]:
     """Every subscale's scores across sessions, each later point compared with the first."""
     by_instrument: dict[str, list[ResponseRow]] = defaultdict(list)
@@ -177,7 +177,7 @@ def subscale_series(
         for subscale in definition.subscales:
             # The organisation's own, as the professional's "what changed" page and the
             # report use, so that every page gives the same verdict.
-            parameters = parameters_for(organisation, key, version, subscale.key)
+            parameters = organisation[(key, version)][subscale.key]
             points: list[MeasurePoint] = []
             first = rows[0].scores.get(subscale.key)
             for index, response in enumerate(rows):

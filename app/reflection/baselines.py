@@ -50,6 +50,8 @@ class _Entry:
 
 
 _cache: dict[tuple[int, str, int], _Entry] = {}
+#: The fingerprint of a questionnaire without completed baseline responses.
+_NONE: tuple[Any, ...] = (0, None, None)
 _lock = threading.Lock()
 
 _BASELINE = (
@@ -115,7 +117,8 @@ _SAMPLE = _sample_query()
 def organisation_parameters(
     session: Session, *, organisation_id: int, pairs: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], Parameters]:
-    """The change parameters of each (questionnaire key, version), for this organisation.
+    """The change parameters of each (questionnaire key, version), for this organisation:
+    its own from MIN_ORG_BASELINE complete baselines on, else the definition's.
 
     Two statements however many questionnaires, and even when none is asked for, so
     that a page's query count does not depend on its data or on this process's cache.
@@ -150,24 +153,11 @@ def organisation_parameters(
     return found
 
 
-_NONE: tuple[Any, ...] = (0, None, None)
-
-
 def _work_out(pair: tuple[str, int], sample: list[Any]) -> Parameters:
     definition = builtin_definition(*pair)
     if definition.scale is None:
         return {}
     return {s.key: change_parameters(definition, s.key, sample) for s in definition.subscales}
-
-
-def parameters_for(
-    parameters: dict[tuple[str, int], Parameters] | None, key: str, version: int, subscale: str
-) -> ChangeParameters | None:
-    """One subscale's parameters; without the organisation's, the definition's own."""
-    known = (parameters or {}).get((key, version))
-    if known is not None and subscale in known:
-        return known[subscale]
-    return change_parameters(builtin_definition(key, version), subscale, [])
 
 
 def forget() -> None:

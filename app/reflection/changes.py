@@ -20,7 +20,7 @@ from app.models import (
     Trajectory,
 )
 from app.programmes.schema import ProgrammeDefinition
-from app.reflection.baselines import Parameters, organisation_parameters, parameters_for
+from app.reflection.baselines import Parameters, organisation_parameters
 
 
 @dataclass
@@ -167,7 +167,7 @@ def _instrument_changes(
         post = last.scores.get(subscale.key) if last else None
         change = None
         if pre is not None and post is not None:
-            parameters = parameters_for(organisation, key, first.instrument_version, subscale.key)
+            parameters = organisation[(key, first.instrument_version)][subscale.key]
             if parameters is not None:
                 change = reliable_change(
                     pre, post, parameters, higher_is_better=subscale.higher_is_better
